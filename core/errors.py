@@ -1,0 +1,44 @@
+"""The one error tree. Each class says when it happens; every message tells the user what to do."""
+
+from __future__ import annotations
+
+
+class SecretwatchError(Exception):
+    """Root of every error secretwatch raises on purpose."""
+
+
+class ConfigError(SecretwatchError):
+    """Bad settings, URI or CLI usage: raised at start, before any event is read."""
+
+
+class RuleError(SecretwatchError):
+    """A rule file is malformed; the message names the file and the offending key."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class RecordError(SecretwatchError):
+    """One input record cannot be used. Counted by `reason` in the run summary and skipped, never raised out."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class StateError(SecretwatchError):
+    """The state store failed after bounded retries: raised so the platform retries the whole batch."""
+
+
+class StateConflictError(StateError):
+    """Optimistic writes on one key kept losing races beyond the retry budget."""
+
+
+class DeliveryError(SecretwatchError):
+    """A sink could not deliver alerts after bounded retries: raised so the platform retries the batch."""
+
+    def __init__(self, sink: str, message: str) -> None:
+        self.sink = sink
+        super().__init__(f"sink {sink}: {message}")
