@@ -1,0 +1,115 @@
+"""Open a Store from its URI, importing the backend (and its cloud SDK) only when its scheme is used.
+
+    memory://                     (CLI shortcut: memory)
+    sqlite:///abs/path.db         (CLI shortcut: sqlite:PATH, relative to the working directory)
+    dynamodb://TABLE?region=R
+    firestore://COLLECTION?project=P&database=D
+    azuretables://TABLE?connection_setting=NAME
+
+Each backend class parses its own URI in `from_uri(uri, *, clock)`, using `uri_params` for the query.
+Error messages name schemes and parameter names, never values: a value may be a secret.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
+from urllib.parse import SplitResult, parse_qsl, urlsplit
+
+from core.errors import ConfigError
+from core.state.base import Store
+from core.timeutil import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    target: str  # "module:Class"
+    extra: str | None  # the pip extra that installs its SDK
+    example: str  # the URI form, for error messages and help
+
+
+BACKENDS: dict[str, Backend] = {
+    "memory": Backend("core.state.memory:MemoryStore", None, "memory://"),
+    "sqlite": Backend("core.state.sqlite:SqliteStore", None, "sqlite:///abs/path.db (or sqlite:PATH)"),
+    "dynamodb": Backend("core.state.dynamodb:DynamoDBStore", "aws", "dynamodb://TABLE?region=R"),
+    "firestore": Backend(
+        "core.state.firestore:FirestoreStore", "gcp", "firestore://COLLECTION?project=P&database=D"
+    ),
+    "azuretables": Backend(
+        "core.state.azure_tables:AzureTablesStore", "azure", "azuretables://TABLE?connection_setting=NAME"
+    ),
+}
+
+
+class _StoreClass(Protocol):
+    def from_uri(self, uri: SplitResult, *, clock: Callable[[], datetime]) -> Store: ...
+
+
+def open_store(uri: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
+    """Open the store `uri` names; ConfigError (one line, saying what to write instead) when it cannot."""
+    parts = _split(uri)
+    backend = BACKENDS.get(parts.scheme)
+    if backend is None:
+        raise ConfigError(f"unknown store '{parts.scheme}:': use one of {_known_forms()}")
+    return _load(parts.scheme, backend).from_uri(parts, clock=clock)
+
+
+def uri_params(
+    uri: SplitResult, *, required: Sequence[str] = (), optional: Sequence[str] = ()
+) -> dict[str, str]:
+    """The query parameters of a store URI, each known, given once and non-empty; all `required` present."""
+    where = f"store '{uri.scheme}://'"
+    accepted = [*required, *optional]
+    hint = f"it accepts {', '.join(accepted)}" if accepted else "it takes no parameters"
+    try:
+        pairs = parse_qsl(uri.query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ConfigError(f"{where}: malformed query; write name=value pairs joined by '&'") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in accepted:
+            raise ConfigError(f"{where}: unknown parameter {name!r}; {hint}")
+        if name in params:
+            raise ConfigError(f"{where}: parameter {name!r} is given twice")
+        if not value:
+            raise ConfigError(f"{where}: parameter {name!r} needs a value")
+        params[name] = value
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise ConfigError(f"{where} needs {' and '.join(f'{name}=...' for name in missing)}")
+    return params
+
+
+def _split(uri: str) -> SplitResult:
+    text = uri.strip()
+    if text.lower() == "memory":
+        text = "memory://"
+    parts = urlsplit(text)
+    if not parts.scheme:
+        # Echo nothing of the input: a misplaced connection string would land here.
+        raise ConfigError(f"store URI has no scheme: use one of {_known_forms()}")
+    return parts
+
+
+def _load(scheme: str, backend: Backend) -> _StoreClass:
+    module_name, _, class_name = backend.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(_missing_module(scheme, backend, module_name, exc.name or "")) from exc
+    return cast(_StoreClass, getattr(module, class_name))
+
+
+def _missing_module(scheme: str, backend: Backend, module_name: str, missing: str) -> str:
+    ours = module_name == missing or module_name.startswith(f"{missing}.")
+    if backend.extra and not ours:
+        extra = backend.extra
+        return f"store '{scheme}://' needs the {extra} extra: pip install 'secretwatch[{extra}]'"
+    return f"store '{scheme}://' is not available: module {missing} is missing; reinstall secretwatch"
+
+
+def _known_forms() -> str:
+    return ", ".join(backend.example for backend in BACKENDS.values())
