@@ -1,0 +1,107 @@
+"""Sinks by URI scheme. A sink's module, and the SDK it needs, are imported only when its scheme is used."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from urllib.parse import SplitResult, parse_qsl, urlsplit
+
+from core.alerts.base import Sink, describe_uri
+from core.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class SinkEntry:
+    #: "module:Class"; the class has `from_uri(cls, uri: SplitResult) -> Sink`.
+    target: str
+    #: The pip extra that installs the sink's SDK, if it needs one.
+    extra: str | None = None
+
+
+SINKS: dict[str, SinkEntry] = {
+    "jsonl": SinkEntry("core.alerts.jsonl:JsonlSink"),
+    "sns": SinkEntry("core.alerts.sns:SnsSink", extra="aws"),
+    "ses": SinkEntry("core.alerts.ses:SesSink", extra="aws"),
+    "smtp": SinkEntry("core.alerts.smtp:SmtpSink"),
+}
+
+#: Query parameters that would put a secret into a URI (and so into shell history, env dumps and logs).
+_SECRET_PARAMS = frozenset({"password", "passwd", "pass"})
+# A comma followed by this starts the next URI; any other comma belongs to a value such as `to=A,B`.
+_URI_START = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def open_sink(uri: str) -> Sink:
+    """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://; see design.md).
+
+    Every failure is a ConfigError with one line saying what to change; messages show the URI without
+    its query or user info, so a secret written there by mistake is not repeated.
+    """
+    try:
+        parts = urlsplit(uri.strip())
+    except ValueError as exc:  # only for a malformed [IPv6] host; the message holds no part of the URI
+        raise ConfigError(
+            f"a sink URI is malformed ({exc}); an IPv6 host goes in brackets: smtp://[::1]:25"
+        ) from exc
+    _refuse_secrets(parts)
+    entry = SINKS.get(parts.scheme)
+    if entry is None:
+        known = ", ".join(f"{scheme}://" for scheme in SINKS)
+        if not parts.scheme:
+            raise ConfigError(f"sink {describe_uri(parts)!r} has no scheme: use one of {known} (e.g. jsonl://-)")
+        raise ConfigError(f"unknown sink scheme {parts.scheme!r}: use one of {known} (e.g. jsonl://-)")
+    module_name, _, class_name = entry.target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), class_name)
+        sink: Sink = factory.from_uri(parts)
+    except ImportError as exc:
+        raise ConfigError(_missing(parts.scheme, entry, module_name, exc)) from exc
+    return sink
+
+
+def open_sinks(uris: str) -> list[Sink]:
+    """One sink per URI in a comma-separated list (SECRETWATCH_SINKS); blank means none.
+
+    Commas inside a URI (``ses://FROM?to=A,B``) stay with it: a new URI starts only at ``scheme://``.
+    """
+    return [open_sink(uri) for uri in split_uris(uris)]
+
+
+def split_uris(uris: str) -> list[str]:
+    """The URIs of a comma-separated list, blanks dropped, commas inside a URI's query kept."""
+    pieces: list[str] = []
+    for piece in (piece.strip() for piece in uris.split(",")):
+        if not piece:
+            continue
+        if pieces and not _URI_START.match(piece):
+            pieces[-1] = f"{pieces[-1]},{piece}"
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def _refuse_secrets(parts: SplitResult) -> None:
+    names = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    named = sorted(names & _SECRET_PARAMS)
+    if named:
+        raise ConfigError(
+            f"sink {describe_uri(parts)}: a {named[0]}= parameter is refused, so the password never sits in "
+            "a URI; put it in an environment variable and name that variable with password_env=NAME"
+        )
+    if parts.password is not None:
+        raise ConfigError(
+            f"sink {describe_uri(parts)}: a password in the URI (user:password@host) is refused; use "
+            "username=U and put the password in an environment variable named with password_env=NAME"
+        )
+
+
+def _missing(scheme: str, entry: SinkEntry, module_name: str, exc: ImportError) -> str:
+    if exc.name == module_name:
+        return f"sink scheme {scheme!r} is not available in this installation of secretwatch ({module_name})"
+    if entry.extra:
+        return (
+            f"sink scheme {scheme!r} needs the {entry.extra!r} extra: "
+            f"pip install 'secretwatch[{entry.extra}]' (missing module {exc.name or exc})"
+        )
+    return f"sink scheme {scheme!r} cannot be loaded: missing module {exc.name or exc}"
