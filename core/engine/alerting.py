@@ -1,0 +1,63 @@
+"""Build Alert objects: deterministic ids, titles from rule templates."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from core.model import FIELDS, Alert, AlertContext, AuditEvent
+from core.rules.schema import Rule
+
+
+def alert_id(rule_id: str, *parts: str) -> str:
+    """Same rule and same dedup parts give the same id, so sinks can drop redelivered duplicates."""
+    return hashlib.sha256("\x1f".join((rule_id, *parts)).encode()).hexdigest()[:32]
+
+
+def dedup_key(values: Sequence[object]) -> str:
+    return "|".join("" if value is None else str(value) for value in values)
+
+
+def render_title(rule: Rule, event: AuditEvent, count: int) -> str:
+    values: dict[str, object] = {name: _show(event.get(name)) for name in FIELDS}
+    values["count"] = count
+    return rule.alert_title.format_map(values)
+
+
+def build_alert(
+    rule: Rule,
+    trigger: AuditEvent,
+    *,
+    key: str,
+    id_parts: Sequence[str],
+    count: int,
+    first_seen: datetime,
+    last_seen: datetime,
+    audit_ids: Sequence[str],
+) -> Alert:
+    return Alert(
+        alert_id=alert_id(rule.id, *id_parts),
+        rule_id=rule.id,
+        title=render_title(rule, trigger, count),
+        severity=rule.severity,
+        risk_score=rule.risk_score,
+        dedup_key=key,
+        event_count=count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        cloud=trigger.cloud,
+        cluster=trigger.cluster,
+        context=AlertContext.of(trigger),
+        audit_ids=tuple(audit_ids),
+        mitre=rule.mitre,
+        runbook=rule.runbook,
+    )
+
+
+def _show(value: object) -> object:
+    if value is None or value == "" or value == ():
+        return "-"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    return value

@@ -1,0 +1,125 @@
+"""The engine: run every rule over a batch, one store read per rule and at most one write per changed key."""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.engine import new_terms, threshold
+from core.engine.alerting import build_alert
+from core.engine.commit import commit
+from core.model import Alert, AuditEvent
+from core.rules.schema import Rule
+from core.state.base import Item, Store, get_one
+from core.timeutil import isoformat, parse_time, utcnow
+
+
+@dataclass(slots=True)
+class Evaluation:
+    alerts: list[Alert] = field(default_factory=list)
+    matches: Counter[str] = field(default_factory=Counter)
+    #: matched events that cannot form a new_terms term (a term field is missing)
+    without_term: Counter[str] = field(default_factory=Counter)
+
+
+class Engine:
+    """Holds the rules, the store and a warm cache of known terms (reused across batches in one container)."""
+
+    def __init__(self, rules: Sequence[Rule], store: Store, *, learning_period: timedelta = timedelta(0),
+                 clock: Callable[[], datetime] = utcnow, cache_size: int = 100_000) -> None:
+        self.rules = tuple(rules)
+        self.store = store
+        self.learning_period = learning_period
+        self._clock = clock
+        self._cache: OrderedDict[str, Item] = OrderedDict()
+        self._cache_size = cache_size
+        self._learning_start: dict[str, datetime] = {}
+
+    def evaluate(self, events: Sequence[AuditEvent]) -> Evaluation:
+        result = Evaluation()
+        now = self._clock()
+        for rule in self.rules:
+            test = rule.condition.predicate
+            matched = sorted((e for e in events if test(e)), key=lambda e: (e.timestamp, e.audit_id))
+            if not matched:
+                continue
+            result.matches[rule.id] += len(matched)
+            if rule.type == "threshold":
+                result.alerts.extend(self._threshold(rule, matched, now))
+            elif rule.type == "new_terms":
+                result.alerts.extend(self._new_terms(rule, matched, now, result))
+            else:
+                result.alerts.extend(self._match(rule, matched))
+        return result
+
+    def _match(self, rule: Rule, matched: Sequence[AuditEvent]) -> list[Alert]:
+        unique = {event.audit_id: event for event in reversed(matched)}
+        return [
+            build_alert(rule, event, key=event.audit_id, id_parts=(event.audit_id,), count=1,
+                        first_seen=event.timestamp, last_seen=event.timestamp, audit_ids=[event.audit_id])
+            for event in unique.values()
+        ]
+
+    def _threshold(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime) -> list[Alert]:
+        assert rule.threshold is not None
+        groups: dict[str, list[AuditEvent]] = defaultdict(list)
+        for event in matched:
+            groups[threshold.state_key(rule, threshold.group_values(rule.threshold, event))].append(event)
+        current = self.store.get_many(list(groups))
+        alerts: list[Alert] = []
+        for key, group in groups.items():
+            raised, _ = commit(self.store, key, current.get(key), threshold.applier(rule, group, now))
+            alerts.extend(raised)
+        return alerts
+
+    def _new_terms(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
+        assert rule.new_terms is not None
+        terms: dict[tuple[str, ...], list[AuditEvent]] = defaultdict(list)
+        for event in matched:
+            term = new_terms.term_of(rule.new_terms, event)
+            if term is None:
+                result.without_term[rule.id] += 1
+            else:
+                terms[term].append(event)
+        if not terms:
+            return []
+        learning_until = self._learning_until(rule, matched[0].timestamp)
+        keys = {term: new_terms.state_key(rule, term) for term in terms}
+        missing = [key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now]
+        fetched = self.store.get_many(missing) if missing else {}
+        alerts: list[Alert] = []
+        for term, group in terms.items():
+            key = keys[term]
+            cached = self._cache.get(key)
+            known = cached if cached is not None and cached.expires_at > now else fetched.get(key)
+            raised, stored = commit(self.store, key, known,
+                                    new_terms.applier(rule, term, group, now, learning_until))
+            alerts.extend(raised)
+            self._remember(key, stored)
+        return alerts
+
+    def _learning_until(self, rule: Rule, first_event: datetime) -> datetime | None:
+        """End of the learning period, which starts at the first event the store ever saw for this rule."""
+        if not self.learning_period:
+            return None
+        if rule.id not in self._learning_start:
+            key = new_terms.learning_key(rule)
+            expires = self._clock() + new_terms.LEARNING_RECORD_TTL
+            item = get_one(self.store, key)
+            if item is None and self.store.put(key, {"start": isoformat(first_event)}, expires_at=expires,
+                                               version=None):
+                item = Item({"start": isoformat(first_event)}, 1, expires)
+            item = item or get_one(self.store, key)
+            start = parse_time(item.value.get("start")) if item else None
+            self._learning_start[rule.id] = start or first_event
+        return self._learning_start[rule.id] + self.learning_period
+
+    def _remember(self, key: str, item: Item | None) -> None:
+        if item is None:
+            return
+        self._cache[key] = item
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

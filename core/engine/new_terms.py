@@ -1,0 +1,87 @@
+"""new_terms: alert the first time a combination of field values (a term) is seen within the history window.
+
+A term is new when the store holds no sighting of it within `history_window` before the event. One alert
+per new term; the alert belongs to the earliest event of the batch that used it. The stored last sighting
+is rewritten only when it is older than `refresh`, so steady traffic costs almost no writes; absence is
+therefore measured with `refresh` precision, erring towards alerting. During the learning period terms
+are recorded and never alerted. An event older than the stored first sighting is not new (it belongs to an
+episode that already alerted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.engine.alerting import build_alert, dedup_key
+from core.engine.commit import Outcome
+from core.model import Alert, AuditEvent
+from core.rules.schema import NewTermsSpec, Rule
+from core.timeutil import isoformat, parse_time
+
+
+def term_of(spec: NewTermsSpec, event: AuditEvent) -> tuple[str, ...] | None:
+    """The term's values, or None when any of them is missing (such events cannot form a term)."""
+    values = tuple(event.get(name) for name in spec.fields)
+    if any(value is None or value == "" for value in values):
+        return None
+    return tuple(str(value) for value in values)
+
+
+def state_key(rule: Rule, term: Sequence[str]) -> str:
+    digest = hashlib.sha256("\x1f".join(term).encode()).hexdigest()[:40]
+    return f"nt|{rule.id}|{digest}"
+
+
+def applier(
+    rule: Rule, term: tuple[str, ...], events: Sequence[AuditEvent], now: datetime, learning_until: datetime | None
+) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
+    spec = rule.new_terms
+    assert spec is not None
+
+    def apply(value: Mapping[str, Any] | None) -> Outcome[list[Alert]]:
+        return _step(rule, spec, term, events, value, now, learning_until)
+
+    return apply
+
+
+def _step(rule: Rule, spec: NewTermsSpec, term: tuple[str, ...], events: Sequence[AuditEvent],
+          value: Mapping[str, Any] | None, now: datetime, learning_until: datetime | None) -> Outcome[list[Alert]]:
+    state = dict(value) if value else None
+    dirty, alerts = False, []
+    for event in events:
+        last = parse_time(state["last"]) if state else None
+        if state is None or last is None or event.timestamp > last + spec.history_window:
+            alerted = learning_until is None or event.timestamp >= learning_until
+            state = {"first": isoformat(event.timestamp), "last": isoformat(event.timestamp),
+                     "trigger": event.audit_id, "alerted": alerted, "term": list(term)}
+            dirty = True
+            if alerted:
+                alerts.append(_alert(rule, term, event, state))
+        elif state["trigger"] == event.audit_id and state["first"] == isoformat(event.timestamp):
+            if state["alerted"]:
+                alerts.append(_alert(rule, term, event, state))
+        elif event.timestamp - last > spec.refresh:
+            state["last"] = isoformat(event.timestamp)
+            dirty = True
+    if not dirty or state is None:
+        return Outcome(None, None, alerts)
+    expires = (parse_time(state["last"]) or now) + spec.history_window + spec.refresh
+    return Outcome(state, max(expires, now + spec.history_window + spec.refresh), alerts)
+
+
+def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Alert:
+    key = dedup_key(term)
+    return build_alert(
+        rule, event, key=key, id_parts=(key, state["first"]), count=1,
+        first_seen=event.timestamp, last_seen=event.timestamp, audit_ids=[event.audit_id],
+    )
+
+
+def learning_key(rule: Rule) -> str:
+    return f"learn|{rule.id}"
+
+
+LEARNING_RECORD_TTL = timedelta(days=3650)

@@ -1,0 +1,1 @@
+"""Detection rules: YAML files validated into Rule objects, with their tests beside them."""

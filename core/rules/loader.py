@@ -1,0 +1,55 @@
+"""Find and load rule files; every problem in every file is reported in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+from core.errors import RuleError
+from core.rules.schema import Rule, SchemaError, parse_rule
+
+BUILTIN_DIR = Path(__file__).parent
+
+
+def rule_files(paths: Iterable[Path] = ()) -> list[Path]:
+    """The given files and the *.yml files inside given directories; the built-in rules when none are given."""
+    found: list[Path] = []
+    for path in list(paths) or [BUILTIN_DIR]:
+        found.extend(sorted(path.glob("*.yml")) if path.is_dir() else [path])
+    return found
+
+
+def load_rule(path: Path) -> Rule:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise RuleError(f"not valid YAML: {exc}".replace("\n", " "), path=str(path)) from exc
+    try:
+        return parse_rule(data, str(path))
+    except SchemaError as exc:
+        raise RuleError(str(exc), path=str(path)) from exc
+
+
+def load_rules(paths: Iterable[Path] = ()) -> list[Rule]:
+    """Load every rule, or raise one RuleError listing every malformed file and duplicate id."""
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for path in rule_files(paths):
+        try:
+            rules.append(load_rule(path))
+        except RuleError as exc:
+            problems.append(str(exc))
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            problems.append(f"{rule.path}: id {rule.id!r} is already used by {seen[rule.id]}")
+        seen[rule.id] = rule.path
+    if problems:
+        raise RuleError("\n".join(problems))
+    if not rules:
+        raise RuleError("no rule files (*.yml) found", path=", ".join(str(p) for p in paths) or None)
+    return rules

@@ -1,0 +1,236 @@
+"""The rule file schema: validated once at load time into frozen objects the engine reads per event."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from core.model import FIELDS
+from core.rules.conditions import Compiled, ConditionError, compile_condition
+from core.timeutil import parse_duration
+
+RuleType = Literal["match", "threshold", "new_terms"]
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+_TOP_KEYS = {
+    "id", "title", "description", "severity", "risk_score", "type", "mitre", "references", "runbook",
+    "match", "threshold", "new_terms", "alert_title", "tests", "scenarios", "upstream",
+}
+_TITLE_FIELDS = frozenset(FIELDS) | {"count", "term"}
+
+
+class SchemaError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdSpec:
+    group_by: tuple[str, ...]
+    count: int
+    window: timedelta
+    mode: Literal["fixed", "sliding"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewTermsSpec:
+    fields: tuple[str, ...]
+    history_window: timedelta
+    #: how stale a stored last-seen may get before a sighting rewrites it (bounds writes for steady traffic)
+    refresh: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTest:
+    """A Panther-format single-log test: does the rule's match condition select this log?"""
+
+    name: str
+    expected: bool
+    log: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A stateful test: timed copies of logs replayed through the engine, and the alerts expected."""
+
+    name: str
+    steps: tuple[Mapping[str, Any], ...]
+    expect: tuple[Mapping[str, Any], ...]
+    learning_period: timedelta
+    deliver_twice: bool
+    batch_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    description: str
+    severity: str
+    risk_score: int
+    type: RuleType
+    mitre: tuple[str, ...]
+    references: tuple[str, ...]
+    runbook: str
+    condition: Compiled
+    alert_title: str
+    threshold: ThresholdSpec | None
+    new_terms: NewTermsSpec | None
+    tests: tuple[UnitTest, ...]
+    scenarios: tuple[Scenario, ...]
+    path: str
+
+
+def parse_rule(data: object, path: str) -> Rule:
+    """Validate one rule document; raises SchemaError naming the key that is wrong."""
+    if not isinstance(data, Mapping):
+        raise SchemaError("(top)", "a rule file must hold one mapping")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise SchemaError("(top)", f"unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    kind = _choice(data, "type", ("match", "threshold", "new_terms"))
+    try:
+        condition = compile_condition(data.get("match"))
+    except ConditionError as exc:
+        raise SchemaError("match", str(exc)) from exc
+    return Rule(
+        id=_text(data, "id"),
+        title=_text(data, "title"),
+        description=_text(data, "description"),
+        severity=_choice(data, "severity", SEVERITIES),
+        risk_score=_int(data, "risk_score", 0, 100),
+        type=kind,  # type: ignore[arg-type]
+        mitre=_text_list(data, "mitre"),
+        references=_text_list(data, "references", required=False),
+        runbook=_text(data, "runbook"),
+        condition=condition,
+        alert_title=_title(data),
+        threshold=_threshold(data.get("threshold")) if kind == "threshold" else _absent(data, "threshold"),
+        new_terms=_new_terms(data.get("new_terms")) if kind == "new_terms" else _absent(data, "new_terms"),
+        tests=tuple(_unit_test(item, f"tests[{i}]") for i, item in enumerate(_list(data, "tests"))),
+        scenarios=tuple(_scenario(item, f"scenarios[{i}]") for i, item in enumerate(_list(data, "scenarios"))),
+        path=path,
+    )
+
+
+def _absent(data: Mapping[str, Any], key: str) -> None:
+    if key in data:
+        raise SchemaError(key, f"only allowed when type is {key}")
+    return None
+
+
+def _threshold(node: object) -> ThresholdSpec:
+    block = _block(node, "threshold", {"group_by", "count", "window", "mode"})
+    return ThresholdSpec(
+        group_by=_field_list(block, "group_by", "threshold"),
+        count=_int(block, "count", 1, 100_000, where="threshold.count"),
+        window=_duration(block, "window", "threshold"),
+        mode=_choice(block, "mode", ("fixed", "sliding"), default="fixed", where="threshold.mode"),  # type: ignore[arg-type]
+    )
+
+
+def _new_terms(node: object) -> NewTermsSpec:
+    block = _block(node, "new_terms", {"fields", "history_window", "refresh"})
+    spec = NewTermsSpec(
+        fields=_field_list(block, "fields", "new_terms"),
+        history_window=_duration(block, "history_window", "new_terms"),
+        refresh=_duration(block, "refresh", "new_terms", default="1h"),
+    )
+    if spec.refresh >= spec.history_window:
+        raise SchemaError("new_terms.refresh", "must be shorter than history_window")
+    return spec
+
+
+def _unit_test(node: object, where: str) -> UnitTest:
+    block = _block(node, where, {"Name", "ExpectedResult", "Log"})
+    if not isinstance(block.get("ExpectedResult"), bool) or not isinstance(block.get("Log"), Mapping):
+        raise SchemaError(where, "needs ExpectedResult (true/false) and Log (a mapping)")
+    return UnitTest(_text(block, "Name", where=where), block["ExpectedResult"], block["Log"])
+
+
+def _scenario(node: object, where: str) -> Scenario:
+    block = _block(node, where, {"name", "steps", "expect", "learning_period", "deliver_twice", "batch_size"})
+    steps = _list(block, "steps", where=where, required=True)
+    for index, step in enumerate(steps):
+        _block(step, f"{where}.steps[{index}]", {"log", "at", "count", "every", "set", "new_ids"})
+    expect = _list(block, "expect", where=where)
+    batch = block.get("batch_size")
+    if batch is not None and (not isinstance(batch, int) or batch < 1):
+        raise SchemaError(f"{where}.batch_size", "must be a positive integer")
+    return Scenario(
+        name=_text(block, "name", where=where),
+        steps=tuple(steps),
+        expect=tuple(_block(item, f"{where}.expect", None) for item in expect),
+        learning_period=_duration(block, "learning_period", where, default="0s"),
+        deliver_twice=bool(block.get("deliver_twice", False)),
+        batch_size=batch,
+    )
+
+
+def _title(data: Mapping[str, Any]) -> str:
+    title = _text(data, "alert_title")
+    for _, name, _, _ in string.Formatter().parse(title):
+        if name is not None and name not in _TITLE_FIELDS:
+            raise SchemaError("alert_title", f"unknown placeholder {{{name}}}; use event fields, count or term")
+    return title
+
+
+def _block(node: object, where: str, allowed: set[str] | None) -> Mapping[str, Any]:
+    if not isinstance(node, Mapping):
+        raise SchemaError(where, "must be a mapping")
+    if allowed is not None and (unknown := set(node) - allowed):
+        raise SchemaError(where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return node
+
+
+def _text(data: Mapping[str, Any], key: str, *, where: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SchemaError(f"{where}.{key}" if where else key, "required, a non-empty string")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str, low: int, high: int, *, where: str = "") -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SchemaError(where or key, f"required, a whole number from {low} to {high}")
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, options: tuple[str, ...], *, default: str | None = None,
+            where: str = "") -> str:
+    value = data.get(key, default)
+    if value not in options:
+        raise SchemaError(where or key, f"must be one of {', '.join(options)}; got {value!r}")
+    return str(value)
+
+
+def _list(data: Mapping[str, Any], key: str, *, where: str = "", required: bool = False) -> list[Any]:
+    value = data.get(key, [] if not required else None)
+    if not isinstance(value, list) or (required and not value):
+        raise SchemaError(f"{where}.{key}" if where else key, "must be a non-empty list" if required else "must be a list")
+    return value
+
+
+def _text_list(data: Mapping[str, Any], key: str, *, required: bool = True) -> tuple[str, ...]:
+    value = _list(data, key, required=required)
+    if not all(isinstance(item, str) and item for item in value):
+        raise SchemaError(key, "must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _field_list(block: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = block.get(key)
+    if not isinstance(value, list) or not value or any(item not in FIELDS for item in value):
+        raise SchemaError(f"{where}.{key}", f"must be a non-empty list of event fields ({', '.join(FIELDS)})")
+    return tuple(value)
+
+
+def _duration(block: Mapping[str, Any], key: str, where: str, *, default: str | None = None) -> timedelta:
+    value = block.get(key, default)
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise SchemaError(f"{where}.{key}", str(exc)) from exc
