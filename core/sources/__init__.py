@@ -1,0 +1,112 @@
+"""Decode every supported wire format into AuditEvents, one Skip per record that gives none.
+
+    decode(document, fmt="auto", received_at=...) -> AuditEvent | Skip, ...
+
+A document is detected by its keys (see `detect`) and unwrapped recursively: Lambda `awslogs` ->
+CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
+Pub/Sub message -> LogEntry; JSON arrays and EventLists at any level. Each record is decoded on its
+own, so a bad record never loses its good neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from core.errors import ConfigError
+from core.model import AuditEvent
+from core.sources import aks, eks, gke, k8s, pubsub
+from core.sources.items import Format, Nested, Origin, Output, Skip
+from core.sources.kinds import detect
+from core.sources.values import json_type, load_json
+
+__all__ = ["FORMATS", "Format", "Skip", "decode", "detect"]
+
+FORMATS: tuple[str, ...] = ("auto", "k8s", "eks", "gke", "aks")
+#: Envelopes nest a few levels at most (CloudEvent -> Pub/Sub -> LogEntry; array -> body -> record -> Event).
+MAX_DEPTH = 8
+
+Step = Callable[[dict[str, Any], Origin], Iterable[Output]]
+
+_STEPS: dict[str, Step] = {
+    "k8s": k8s.event,
+    "k8s_list": k8s.event_list,
+    "eks": eks.lambda_event,
+    "eks_data": eks.data_message,
+    "gke": gke.log_entry,
+    "pubsub": pubsub.message,
+    "cloudevent": pubsub.cloud_event,
+    "aks": aks.body,
+    "aks_record": aks.record,
+}
+#: The kinds each forced format accepts ("array" is accepted everywhere).
+_ACCEPTS: dict[str, frozenset[str]] = {
+    "k8s": frozenset({"k8s", "k8s_list"}),
+    "eks": frozenset({"eks", "eks_data"}),
+    "gke": frozenset({"gke", "pubsub", "cloudevent"}),
+    "aks": frozenset({"aks", "aks_record"}),
+}
+
+
+def decode(
+    document: bytes | str | Mapping[str, Any] | list[Any],
+    *,
+    fmt: Format = "auto",
+    received_at: datetime,
+) -> Iterator[AuditEvent | Skip]:
+    """Yield one AuditEvent per good audit record and one Skip per bad or ignored record.
+
+    Never raises for any document: input trouble becomes a counted Skip. `fmt` forces a format;
+    "auto" detects each document and each envelope's payload; a name outside FORMATS is the caller's
+    mistake and raises ConfigError at once. `received_at` is the ingestion time, used only when
+    neither the record nor its envelope carries a timestamp.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return _walk(document, fmt, Origin(received_at), depth=0)
+
+
+def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator[AuditEvent | Skip]:
+    if depth > MAX_DEPTH:
+        detail = f"envelopes nest over {MAX_DEPTH} deep"
+        yield Skip("too_deep", malformed=True, cloud=origin.cloud, detail=detail)
+        return
+    try:
+        parsed = _parse(document) if depth == 0 else document
+        if isinstance(parsed, Skip):
+            yield parsed
+            return
+        for item in _step(parsed, fmt, origin):
+            if isinstance(item, Nested):
+                yield from _walk(item.document, item.fmt or fmt, item.origin, depth + 1)
+            else:
+                yield item
+    except Exception as error:  # noqa: BLE001 - the one place where any input trouble becomes a counted skip
+        detail = f"{type(error).__name__} while decoding; please report this input shape"
+        yield Skip("internal_error", malformed=True, cloud=origin.cloud, detail=detail)
+
+
+def _parse(document: object) -> object:
+    """The caller's document as parsed JSON: text and bytes are parsed, a Mapping becomes a dict."""
+    if isinstance(document, bytes | bytearray | memoryview | str):
+        return load_json(document, cloud=None, what="document")
+    if isinstance(document, Mapping) and not isinstance(document, dict):
+        return dict(document)
+    return document
+
+
+def _step(parsed: object, fmt: Format, origin: Origin) -> Iterable[Output]:
+    if isinstance(parsed, list):
+        return (Nested(element, origin) for element in parsed)
+    kind = detect(parsed)
+    step = _STEPS.get(kind) if fmt == "auto" or kind in _ACCEPTS[fmt] else None
+    if step is not None and isinstance(parsed, dict):
+        return step(parsed, origin)
+    if fmt == "k8s":
+        return (k8s.normalize(parsed, origin),)
+    found = kind if kind != "unknown" else f"a JSON {json_type(parsed)} of unknown shape"
+    expected = "a supported format" if fmt == "auto" else f"{fmt} input"
+    detail = f"expected {expected}, found {found}"
+    return (Skip("unknown_format", malformed=True, cloud=origin.cloud, detail=detail),)
+

@@ -1,0 +1,60 @@
+"""The kinds of document decode() recognises, and how to tell them apart by their keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Keys that, with `verb`, identify an audit Event whose `kind` is missing.
+_EVENT_KEYS = ("objectRef", "user", "auditID", "requestURI", "stage")
+_PUBSUB_MESSAGE_KEYS = ("messageId", "message_id", "publishTime", "publish_time", "attributes")
+_AKS_RECORD_KEYS = ("properties", "resourceId", "operationName")
+
+
+def detect(obj: object) -> str:
+    """Name the kind of a parsed document.
+
+    One of "eks" (Lambda `awslogs` event), "eks_data" (decoded CloudWatch Logs message), "gke"
+    (LogEntry), "pubsub" (push body or pulled message), "cloudevent" (structured CloudEvent), "aks"
+    (Event Hub body), "aks_record", "k8s" (audit Event), "k8s_list" (EventList), "array" or "unknown".
+    """
+    if isinstance(obj, list):
+        return "array"
+    if not isinstance(obj, dict):
+        return "unknown"
+    return _detect_k8s(obj) or _detect_envelope(obj) or "unknown"
+
+
+def _detect_k8s(obj: dict[str, Any]) -> str | None:
+    kind = obj.get("kind")
+    if kind == "EventList":
+        return "k8s_list"
+    if kind == "Event" and _is_audit_api(obj.get("apiVersion")):
+        return "k8s"
+    if "verb" in obj and any(key in obj for key in _EVENT_KEYS):
+        return "k8s"
+    return None
+
+
+def _is_audit_api(api_version: object) -> bool:
+    """A core/v1 Event (a cluster event, not an audit record) shares the kind, so check the group."""
+    return api_version is None or (isinstance(api_version, str) and api_version.startswith("audit.k8s.io/"))
+
+
+def _detect_envelope(obj: dict[str, Any]) -> str | None:
+    if "awslogs" in obj:
+        return "eks"
+    if "logEvents" in obj or obj.get("messageType") in ("DATA_MESSAGE", "CONTROL_MESSAGE"):
+        return "eks_data"
+    if "specversion" in obj:
+        return "cloudevent"
+    if isinstance(obj.get("message"), dict):
+        return "pubsub"
+    if "data" in obj and any(key in obj for key in _PUBSUB_MESSAGE_KEYS):
+        return "pubsub"
+    if "protoPayload" in obj or ("logName" in obj and ("resource" in obj or "insertId" in obj)):
+        return "gke"
+    if "records" in obj:
+        return "aks"
+    if "category" in obj and any(key in obj for key in _AKS_RECORD_KEYS):
+        return "aks_record"
+    return None

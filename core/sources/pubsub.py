@@ -1,0 +1,75 @@
+"""Pub/Sub and CloudEvent envelopes around GKE LogEntries.
+
+Handled shapes: a push body `{"message": {...}, "subscription": ...}` (camelCase and snake_case
+duplicates both present), a pulled message (top-level `data`), and a structured CloudEvent whose data
+is MessagePublishedData (same shape as a push body) or, from an Eventarc audit-log trigger, the
+LogEntry itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from core.sources.items import Nested, Origin, Output, Skip
+from core.sources.values import NOTHING, as_dict, b64decode, load_json
+from core.timeutil import parse_time
+
+#: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
+_LOG_TIME_ATTRIBUTE = "logging.googleapis.com/timestamp"
+
+
+def message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
+    """A push body or a pulled message: base64 `data` holding one JSON document (a LogEntry)."""
+    envelope = as_dict(document.get("message")) or document
+    data = envelope.get("data")
+    if data is None:
+        yield _bad("missing_fields", "Pub/Sub message without data")
+        return
+    if not isinstance(data, str):
+        yield _bad("wrong_type", "Pub/Sub message data is not a string")
+        return
+    yield _decoded(data, "Pub/Sub message data", _origin(origin, _message_time(envelope)))
+
+
+def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
+    """A structured CloudEvent: `data` as JSON, or `data_base64`."""
+    inner = _origin(origin, parse_time(document.get("time")))
+    data = document.get("data")
+    if isinstance(data, dict | list):
+        yield Nested(data, inner)
+    elif isinstance(data, str):
+        yield _parsed(load_json(data, cloud="gcp", what="CloudEvent data"), inner)
+    elif isinstance(document.get("data_base64"), str):
+        yield _decoded(document["data_base64"], "CloudEvent data_base64", inner)
+    else:
+        yield _bad("missing_fields", "CloudEvent without data")
+
+
+def _decoded(data: str, what: str, origin: Origin) -> Nested | Skip:
+    raw = b64decode(data)
+    if raw is None:
+        return _bad("bad_base64", f"{what} is not valid base64")
+    return _parsed(load_json(raw, cloud="gcp", what=f"decoded {what}"), origin)
+
+
+def _parsed(document: object, origin: Origin) -> Nested | Skip:
+    return document if isinstance(document, Skip) else Nested(document, origin)
+
+
+def _message_time(envelope: dict[str, Any]) -> datetime | None:
+    attributes = as_dict(envelope.get("attributes")) or NOTHING
+    return (
+        parse_time(attributes.get(_LOG_TIME_ATTRIBUTE))
+        or parse_time(envelope.get("publishTime"))
+        or parse_time(envelope.get("publish_time"))
+    )
+
+
+def _origin(outer: Origin, time: datetime | None) -> Origin:
+    return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time)
+
+
+def _bad(reason: str, detail: str) -> Skip:
+    return Skip(reason, malformed=True, cloud="gcp", detail=detail)
