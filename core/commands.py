@@ -1,0 +1,113 @@
+"""The CLI's commands; each builds the pieces from core and prints. Parsing lives in core/cli.py."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from core.alerts.base import Sink
+from core.alerts.jsonl import JsonlSink
+from core.alerts.memory import MemorySink
+from core.alerts.registry import open_sink
+from core.alerts.table import format_table
+from core.cli import Progress, open_inputs
+from core.errors import ConfigError
+from core.pipeline import Pipeline
+from core.report import format_summary
+from core.rules.loader import load_rules
+from core.rules.schema import Rule
+from core.rules.testing import run_rule_tests
+from core.sources.documents import iter_documents
+from core.state.registry import open_store
+from core.timeutil import format_duration
+
+
+def scan(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules)
+    collected = MemorySink()
+    sinks: list[Sink] = [JsonlSink.stdout() if args.output == "jsonl" else collected]
+    sinks.extend(open_sink(uri) for uri in args.sink)
+    store = open_store(_store_uri(args.state))
+    with ExitStack() as stack:
+        inputs = list(open_inputs(args.paths, stack))
+        progress = Progress(sum(size for _, _, size in inputs))
+        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period)
+        try:
+            summary = pipeline.process(_documents(inputs, progress), fmt=args.format)
+        finally:
+            progress.finish()
+            store.close()
+            for sink in sinks:
+                sink.close()
+    if args.output == "table":
+        print(format_table(collected.alerts, width=table_width()) if collected.alerts else "No alerts.")
+    print(format_summary(summary, store_label=store.label), file=sys.stderr)
+    return 0
+
+
+def table_width() -> int:
+    """The terminal's width, or a wide table when stdout goes to a file or a pipe."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 160
+
+
+def _store_uri(value: str) -> str:
+    return "memory://" if value == "memory" else value
+
+
+def _documents(inputs: Sequence[tuple[str, object, int]], progress: Progress) -> Iterator[bytes]:
+    for _, stream, _ in inputs:
+        for document in iter_documents(stream):  # type: ignore[arg-type]
+            progress.advance(len(document) + 1)
+            yield document
+
+
+def test(args: argparse.Namespace) -> int:
+    rules = _select(load_rules(args.rules), args.rule_ids)
+    passed = failed = 0
+    for rule in rules:
+        for outcome in run_rule_tests(rule):
+            mark = "PASS" if outcome.passed else "FAIL"
+            print(f"{mark} {outcome.rule_id} {outcome.kind}: {outcome.name}")
+            for problem in outcome.problems:
+                print(f"     {problem}")
+            passed, failed = passed + outcome.passed, failed + (not outcome.passed)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _select(rules: list[Rule], ids: Sequence[str]) -> list[Rule]:
+    if not ids:
+        return rules
+    known = {rule.id: rule for rule in rules}
+    unknown = [rule_id for rule_id in ids if rule_id not in known]
+    if unknown:
+        raise ConfigError(f"unknown rule id(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return [known[rule_id] for rule_id in ids]
+
+
+def rules(args: argparse.Namespace) -> int:
+    for rule in load_rules(args.rules):
+        print(f"{rule.id}  [{rule.type}, {rule.severity}, risk {rule.risk_score}]  {rule.title}")
+        print(f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}")
+    return 0
+
+
+def _parameters(rule: Rule) -> str:
+    if rule.threshold:
+        spec = rule.threshold
+        return (f"alert at {spec.count} events per ({', '.join(spec.group_by)}) within "
+                f"{format_duration(spec.window)}, {spec.mode} window")
+    if rule.new_terms:
+        terms = rule.new_terms
+        return f"new ({', '.join(terms.fields)}) not seen in {format_duration(terms.history_window)}"
+    return "one alert per matching event"
+
+
+def demo(args: argparse.Namespace) -> int:
+    from core.demo.run import run_demo
+
+    return run_demo(events=args.events, seed=args.seed, state_path=Path(".secretwatch/demo.db"))

@@ -1,0 +1,34 @@
+"""Settings for the cloud functions, read from the environment and validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.errors import ConfigError
+from core.timeutil import parse_duration
+
+DEFAULT_STORE = "sqlite:.secretwatch/state.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    store: str
+    sinks: str
+    learning_period: timedelta
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, default_store: str = "memory://") -> Settings:
+        env = os.environ if env is None else env
+        raw_period = env.get("SECRETWATCH_LEARNING_PERIOD", "0s").strip() or "0s"
+        try:
+            period = parse_duration(raw_period)
+        except ValueError as exc:
+            raise ConfigError(f"SECRETWATCH_LEARNING_PERIOD: {exc}") from exc
+        return cls(
+            store=env.get("SECRETWATCH_STORE", "").strip() or default_store,
+            sinks=env.get("SECRETWATCH_SINKS", "").strip(),
+            learning_period=period,
+        )

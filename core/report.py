@@ -1,0 +1,30 @@
+"""Human-readable run summaries for stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.pipeline import Summary
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items())) or "none"
+
+
+def format_summary(summary: Summary, *, store_label: str) -> str:
+    lines = [
+        f"secretwatch: {summary.documents:,} documents, {summary.event_total:,} events "
+        f"({_counts(summary.events)}), {summary.duplicates:,} duplicates dropped",
+        f"  matches:  {_counts(summary.matches)}",
+        f"  alerts:   {_counts(summary.alerts)}",
+    ]
+    if summary.malformed:
+        lines.append(f"  skipped, malformed input: {_counts(summary.malformed)}")
+    if summary.ignored:
+        lines.append(f"  ignored, not audit events: {_counts(summary.ignored)}")
+    if summary.without_term:
+        lines.append(f"  matched but missing a new-terms field: {_counts(summary.without_term)}")
+    if summary.inferred_timestamps:
+        lines.append(f"  events without any timestamp (ingestion time used): {summary.inferred_timestamps:,}")
+    lines.append(f"  state:    {store_label}, {summary.state_reads:,} reads, {summary.state_writes:,} writes")
+    return "\n".join(lines)
