@@ -24,6 +24,7 @@ SINKS: dict[str, SinkEntry] = {
     "sns": SinkEntry("core.alerts.sns:SnsSink", extra="aws"),
     "ses": SinkEntry("core.alerts.ses:SesSink", extra="aws"),
     "smtp": SinkEntry("core.alerts.smtp:SmtpSink"),
+    "smtps": SinkEntry("core.alerts.smtp:SmtpSink"),
 }
 
 #: Query parameters that would put a secret into a URI (and so into shell history, env dumps and logs).

@@ -39,7 +39,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 
 
 def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
-    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp"}
+    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp", "smtps"}
     for entry in registry.SINKS.values():
         module, _, class_name = entry.target.partition(":")
         assert module.startswith("core.alerts.")
@@ -50,7 +50,7 @@ def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
 def test_an_unknown_scheme_lists_the_known_ones() -> None:
     message = config_error("kafka://broker:9092/alerts")
 
-    assert message == "unknown sink scheme 'kafka': use one of jsonl://, sns://, ses://, smtp:// (e.g. jsonl://-)"
+    assert message == "unknown sink scheme 'kafka': use one of jsonl://, sns://, ses://, smtp://, smtps:// (e.g. jsonl://-)"
 
 
 def test_a_uri_without_scheme_says_so() -> None:

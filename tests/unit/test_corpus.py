@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from core.model import AuditEvent
+from core.rules.loader import load_rules
+from core.rules.schema import Rule
 from core.sources import Skip
 from core.sources.documents import iter_documents
 from tests.unit.sources_wire import decode_all
@@ -124,3 +127,51 @@ def test_aks_exec_keeps_both_source_ips_and_the_get_verb() -> None:
 
     assert (event.verb, event.subresource, event.response_code) == ("get", "exec", 101)
     assert event.source_ips == ("20.43.245.209", "172.31.52.37")
+
+
+# --- the two detections' verdicts on the published samples ------------------------------------------
+
+def _rule(rule_id: str) -> Rule:
+    return next(rule for rule in load_rules() if rule.id == rule_id)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+DENIED_SEEDS = sorted(CORPUS.glob("*/panther_k8s_secret_access_denied__*.json")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.parametrize("path", DENIED_SEEDS, ids=lambda p: p.stem)
+def test_each_panther_seed_sample_gets_its_expected_verdict(path: Path) -> None:
+    rule = _rule("secret-access-denied")
+    expected = {_slug(test.name): test.expected for test in rule.tests}[path.stem.split("__", 1)[1]]
+    event = only_event_of(str(path.relative_to(CORPUS)))
+    assert rule.condition.predicate(event) is expected
+
+
+def test_all_nine_panther_seed_samples_are_in_the_corpus() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not beside the repository ({CORPUS})")
+    assert len(DENIED_SEEDS) == 9
+
+
+# Secret reads in the corpus and whether the Elastic rule's query selects them (hand-checked against the
+# query: resource secrets, verb get or list, a user agent present and not ending in kubernetes/$Format).
+UNUSUAL_AGENT_VERDICTS = {
+    "raw/panther_k8s_secret_enumeration__user_gets_a_secret.json": True,
+    "raw/panther_k8s_secret_enumeration__user_lists_secrets.json": True,
+    "raw/panther_k8s_secret_enumeration__user_gets_secret_access_denied.json": True,
+    "raw/panther_k8s_secret_enumeration__system_principal_excluded.json": True,  # the query has no principal filter
+    "raw/panther_k8s_secret_enumeration__user_watches_secrets.json": False,
+    "raw/panther_k8s_secret_enumeration__write_verb_excluded.json": False,
+    "raw/panther_k8s_secrets_dump_all_namespaces__eks_cluster_wide_secret_list.json": True,
+    "gke_logentry/panther_k8s_secrets_dump_all_namespaces__gke_cluster_wide_secret_list.json": False,  # no agent
+    "aks_eventhub/panther_k8s_secrets_dump_all_namespaces__aks_cluster_wide_secret_list.json": False,  # no agent
+    "raw/panther_k8s_secrets_dump_all_namespaces__kube_state_metrics_listing_secrets_excluded.json": False,
+}
+
+
+@pytest.mark.parametrize(("relative", "expected"), sorted(UNUSUAL_AGENT_VERDICTS.items()))
+def test_unusual_agent_rule_selects_the_secret_reads_its_query_names(relative: str, expected: bool) -> None:
+    assert _rule("secret-access-unusual-user-agent").condition.predicate(only_event_of(relative)) is expected
