@@ -22,16 +22,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="secretwatch", description="Catch Kubernetes secret abuse in EKS, GKE and AKS audit logs.")
+    parser = _Parser(
+        prog="secretwatch", description="Catch Kubernetes secret abuse in EKS, GKE and AKS audit logs."
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     scan = commands.add_parser("scan", help="run the rules over audit logs in files or stdin")
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files to read; - or nothing reads stdin")
     scan.add_argument("--format", default="auto", choices=["auto", "k8s", "eks", "gke", "aks"])
-    scan.add_argument("--state", default=DEFAULT_STATE, help=f"store URI (default {DEFAULT_STATE}; memory for one-shot)")
+    scan.add_argument(
+        "--state", default=DEFAULT_STATE, help=f"store URI (default {DEFAULT_STATE}; memory for one-shot)"
+    )
     scan.add_argument("--output", default="table", choices=["table", "jsonl"])
-    scan.add_argument("--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)")
-    scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
-    scan.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH", help="rule files or folders")
+    scan.add_argument(
+        "--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)"
+    )
+    scan.add_argument(
+        "--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)"
+    )
+    scan.add_argument(
+        "--rules", action="append", default=[], type=Path, metavar="PATH", help="rule files or folders"
+    )
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
     test.add_argument("rule_ids", nargs="*", metavar="RULE_ID")
     test.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH")
@@ -55,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "scan": commands.scan, "test": commands.test, "rules": commands.rules, "demo": commands.demo,
+        "scan": commands.scan,
+        "test": commands.test,
+        "rules": commands.rules,
+        "demo": commands.demo,
     }
     try:
         return handlers[args.command](args)

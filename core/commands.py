@@ -92,15 +92,19 @@ def _select(rules: list[Rule], ids: Sequence[str]) -> list[Rule]:
 def rules(args: argparse.Namespace) -> int:
     for rule in load_rules(args.rules):
         print(f"{rule.id}  [{rule.type}, {rule.severity}, risk {rule.risk_score}]  {rule.title}")
-        print(f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}")
+        print(
+            f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}"
+        )
     return 0
 
 
 def _parameters(rule: Rule) -> str:
     if rule.threshold:
         spec = rule.threshold
-        return (f"alert at {spec.count} events per ({', '.join(spec.group_by)}) within "
-                f"{format_duration(spec.window)}, {spec.mode} window")
+        return (
+            f"alert at {spec.count} events per ({', '.join(spec.group_by)}) within "
+            f"{format_duration(spec.window)}, {spec.mode} window"
+        )
     if rule.new_terms:
         terms = rule.new_terms
         return f"new ({', '.join(terms.fields)}) not seen in {format_duration(terms.history_window)}"

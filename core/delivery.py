@@ -23,8 +23,14 @@ SENT_TTL = timedelta(days=8)
 
 
 class Delivery:
-    def __init__(self, store: Store, sinks: Sequence[Sink], *, max_per_rule: int = 100,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sinks: Sequence[Sink],
+        *,
+        max_per_rule: int = 100,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.store = store
         self.sinks = tuple(sinks)
         self.max_per_rule = max_per_rule
@@ -43,8 +49,9 @@ class Delivery:
         self._send(outgoing)
         now = self._clock()
         for alert in [*fresh, *outgoing]:
-            self.store.put(_ledger_key(alert.alert_id), {"sent": isoformat(now)}, expires_at=now + SENT_TTL,
-                           version=None)
+            self.store.put(
+                _ledger_key(alert.alert_id), {"sent": isoformat(now)}, expires_at=now + SENT_TTL, version=None
+            )
         return outgoing
 
     def _cap(self, alerts: Sequence[Alert]) -> list[Alert]:
@@ -55,7 +62,7 @@ class Delivery:
         for group in by_rule.values():
             kept.extend(group[: self.max_per_rule])
             if len(group) > self.max_per_rule:
-                kept.append(overflow_alert(group[self.max_per_rule:]))
+                kept.append(overflow_alert(group[self.max_per_rule :]))
         return kept
 
     def _send(self, alerts: Sequence[Alert]) -> None:

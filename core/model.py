@@ -10,9 +10,27 @@ Cloud = Literal["aws", "gcp", "azure", "k8s"]
 
 #: AuditEvent fields a rule may name in a `field:` condition, group_by, or new_terms.
 FIELDS = (
-    "cloud", "cluster", "audit_id", "stage", "verb", "resource", "subresource", "namespace", "name",
-    "api_group", "api_version", "username", "impersonated_user", "groups", "source_ips", "source_ip",
-    "user_agent", "request_uri", "response_code", "response_message", "decision",
+    "cloud",
+    "cluster",
+    "audit_id",
+    "stage",
+    "verb",
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "api_group",
+    "api_version",
+    "username",
+    "impersonated_user",
+    "groups",
+    "source_ips",
+    "source_ip",
+    "user_agent",
+    "request_uri",
+    "response_code",
+    "response_message",
+    "decision",
 )
 
 
@@ -74,9 +92,15 @@ class AlertContext:
     @classmethod
     def of(cls, event: AuditEvent) -> AlertContext:
         return cls(
-            username=event.username, namespace=event.namespace, source_ip=event.source_ip,
-            source_ips=event.source_ips, user_agent=event.user_agent, verb=event.verb,
-            resource=event.resource, name=event.name, request_uri=event.request_uri,
+            username=event.username,
+            namespace=event.namespace,
+            source_ip=event.source_ip,
+            source_ips=event.source_ips,
+            user_agent=event.user_agent,
+            verb=event.verb,
+            resource=event.resource,
+            name=event.name,
+            request_uri=event.request_uri,
             response_code=event.response_code,
         )
 

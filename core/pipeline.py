@@ -43,9 +43,14 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "documents": self.documents, "events": dict(self.events), "duplicates": self.duplicates,
-            "malformed": dict(self.malformed), "ignored": dict(self.ignored), "matches": dict(self.matches),
-            "without_term": dict(self.without_term), "alerts": dict(self.alerts),
+            "documents": self.documents,
+            "events": dict(self.events),
+            "duplicates": self.duplicates,
+            "malformed": dict(self.malformed),
+            "ignored": dict(self.ignored),
+            "matches": dict(self.matches),
+            "without_term": dict(self.without_term),
+            "alerts": dict(self.alerts),
             "inferred_timestamps": self.inferred_timestamps,
             "state_requests": {"reads": self.state_reads, "writes": self.state_writes},
         }
@@ -54,17 +59,30 @@ class Summary:
 class Pipeline:
     """Decode, dedupe on (audit_id, stage), evaluate, deliver. Bad records are counted; infrastructure errors raise."""
 
-    def __init__(self, rules: Sequence[Rule], store: Store, sinks: Sequence[Sink], *,
-                 learning_period: timedelta = timedelta(0), clock: Callable[[], datetime] = utcnow,
-                 batch_size: int = 5000, max_alerts_per_rule: int = 100) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        store: Store,
+        sinks: Sequence[Sink],
+        *,
+        learning_period: timedelta = timedelta(0),
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = 5000,
+        max_alerts_per_rule: int = 100,
+    ) -> None:
         self.store = CountingStore(store)
         self.engine = Engine(rules, self.store, learning_period=learning_period, clock=clock)
         self.delivery = Delivery(self.store, sinks, max_per_rule=max_alerts_per_rule, clock=clock)
         self.batch_size = batch_size
         self._clock = clock
 
-    def process(self, documents: Iterable[Document], *, fmt: str = "auto",
-                progress: Callable[[int], None] | None = None) -> Summary:
+    def process(
+        self,
+        documents: Iterable[Document],
+        *,
+        fmt: str = "auto",
+        progress: Callable[[int], None] | None = None,
+    ) -> Summary:
         summary = Summary()
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []

@@ -14,7 +14,9 @@ def parse_duration(text: object) -> timedelta:
     compact = text.replace(" ", "") if isinstance(text, str) else ""
     parts = _PART.findall(compact)
     if not compact or "".join(number + unit for number, unit in parts) != compact:
-        raise ValueError(f"bad duration {text!r}: use numbers with units ms, s, m, h, d, w (e.g. 15m, 7d, 14m59s)")
+        raise ValueError(
+            f"bad duration {text!r}: use numbers with units ms, s, m, h, d, w (e.g. 15m, 7d, 14m59s)"
+        )
     return sum((timedelta(**{_UNITS[unit]: float(number)}) for number, unit in parts), timedelta())
 
 

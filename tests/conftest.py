@@ -13,5 +13,7 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"../shared is not beside the repository ({SHARED}); these tests read the shared corpus and seeds")
+        pytest.skip(
+            f"../shared is not beside the repository ({SHARED}); these tests read the shared corpus and seeds"
+        )
     return SHARED

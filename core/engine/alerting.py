@@ -56,7 +56,7 @@ def build_alert(
 
 
 def _show(value: object) -> object:
-    if value is None or value == "" or value == ():
+    if value is None or value in ("", ()):
         return "-"
     if isinstance(value, tuple):
         return ",".join(str(item) for item in value)

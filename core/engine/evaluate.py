@@ -27,8 +27,15 @@ class Evaluation:
 class Engine:
     """Holds the rules, the store and a warm cache of known terms (reused across batches in one container)."""
 
-    def __init__(self, rules: Sequence[Rule], store: Store, *, learning_period: timedelta = timedelta(0),
-                 clock: Callable[[], datetime] = utcnow, cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        store: Store,
+        *,
+        learning_period: timedelta = timedelta(0),
+        clock: Callable[[], datetime] = utcnow,
+        cache_size: int = 100_000,
+    ) -> None:
         self.rules = tuple(rules)
         self.store = store
         self.learning_period = learning_period
@@ -57,8 +64,16 @@ class Engine:
     def _match(self, rule: Rule, matched: Sequence[AuditEvent]) -> list[Alert]:
         unique = {event.audit_id: event for event in reversed(matched)}
         return [
-            build_alert(rule, event, key=event.audit_id, id_parts=(event.audit_id,), count=1,
-                        first_seen=event.timestamp, last_seen=event.timestamp, audit_ids=[event.audit_id])
+            build_alert(
+                rule,
+                event,
+                key=event.audit_id,
+                id_parts=(event.audit_id,),
+                count=1,
+                first_seen=event.timestamp,
+                last_seen=event.timestamp,
+                audit_ids=[event.audit_id],
+            )
             for event in unique.values()
         ]
 
@@ -74,7 +89,9 @@ class Engine:
             alerts.extend(raised)
         return alerts
 
-    def _new_terms(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
+    def _new_terms(
+        self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation
+    ) -> list[Alert]:
         assert rule.new_terms is not None
         terms: dict[tuple[str, ...], list[AuditEvent]] = defaultdict(list)
         for event in matched:
@@ -87,15 +104,18 @@ class Engine:
             return []
         learning_until = self._learning_until(rule, matched[0].timestamp)
         keys = {term: new_terms.state_key(rule, term) for term in terms}
-        missing = [key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now]
+        missing = [
+            key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now
+        ]
         fetched = self.store.get_many(missing) if missing else {}
         alerts: list[Alert] = []
         for term, group in terms.items():
             key = keys[term]
             cached = self._cache.get(key)
             known = cached if cached is not None and cached.expires_at > now else fetched.get(key)
-            raised, stored = commit(self.store, key, known,
-                                    new_terms.applier(rule, term, group, now, learning_until))
+            raised, stored = commit(
+                self.store, key, known, new_terms.applier(rule, term, group, now, learning_until)
+            )
             alerts.extend(raised)
             self._remember(key, stored)
         return alerts
@@ -108,8 +128,9 @@ class Engine:
             key = new_terms.learning_key(rule)
             expires = self._clock() + new_terms.LEARNING_RECORD_TTL
             item = get_one(self.store, key)
-            if item is None and self.store.put(key, {"start": isoformat(first_event)}, expires_at=expires,
-                                               version=None):
+            if item is None and self.store.put(
+                key, {"start": isoformat(first_event)}, expires_at=expires, version=None
+            ):
                 item = Item({"start": isoformat(first_event)}, 1, expires)
             item = item or get_one(self.store, key)
             start = parse_time(item.value.get("start")) if item else None

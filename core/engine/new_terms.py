@@ -36,27 +36,42 @@ def state_key(rule: Rule, term: Sequence[str]) -> str:
 
 
 def applier(
-    rule: Rule, term: tuple[str, ...], events: Sequence[AuditEvent], now: datetime, learning_until: datetime | None
+    rule: Rule,
+    term: tuple[str, ...],
+    events: Sequence[AuditEvent],
+    now: datetime,
+    learning_until: datetime | None,
 ) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
-    spec = rule.new_terms
-    assert spec is not None
-
     def apply(value: Mapping[str, Any] | None) -> Outcome[list[Alert]]:
-        return _step(rule, spec, term, events, value, now, learning_until)
+        return _step(rule, term, events, value, now=now, learning_until=learning_until)
 
     return apply
 
 
-def _step(rule: Rule, spec: NewTermsSpec, term: tuple[str, ...], events: Sequence[AuditEvent],
-          value: Mapping[str, Any] | None, now: datetime, learning_until: datetime | None) -> Outcome[list[Alert]]:
+def _step(
+    rule: Rule,
+    term: tuple[str, ...],
+    events: Sequence[AuditEvent],
+    value: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    learning_until: datetime | None,
+) -> Outcome[list[Alert]]:
+    spec = rule.new_terms
+    assert spec is not None
     state = dict(value) if value else None
     dirty, alerts = False, []
     for event in events:
         last = parse_time(state["last"]) if state else None
         if state is None or last is None or event.timestamp > last + spec.history_window:
             alerted = learning_until is None or event.timestamp >= learning_until
-            state = {"first": isoformat(event.timestamp), "last": isoformat(event.timestamp),
-                     "trigger": event.audit_id, "alerted": alerted, "term": list(term)}
+            state = {
+                "first": isoformat(event.timestamp),
+                "last": isoformat(event.timestamp),
+                "trigger": event.audit_id,
+                "alerted": alerted,
+                "term": list(term),
+            }
             dirty = True
             if alerted:
                 alerts.append(_alert(rule, term, event, state))
@@ -75,8 +90,14 @@ def _step(rule: Rule, spec: NewTermsSpec, term: tuple[str, ...], events: Sequenc
 def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Alert:
     key = dedup_key(term)
     return build_alert(
-        rule, event, key=key, id_parts=(key, state["first"]), count=1,
-        first_seen=event.timestamp, last_seen=event.timestamp, audit_ids=[event.audit_id],
+        rule,
+        event,
+        key=key,
+        id_parts=(key, state["first"]),
+        count=1,
+        first_seen=event.timestamp,
+        last_seen=event.timestamp,
+        audit_ids=[event.audit_id],
     )
 
 

@@ -34,7 +34,9 @@ def state_key(rule: Rule, values: Sequence[object]) -> str:
     return f"thr|{rule.id}|{dedup_key(values)}"
 
 
-def applier(rule: Rule, events: Sequence[AuditEvent], now: datetime) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
+def applier(
+    rule: Rule, events: Sequence[AuditEvent], now: datetime
+) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
     spec = rule.threshold
     assert spec is not None
     step = _fixed if spec.mode == "fixed" else _sliding
@@ -45,16 +47,25 @@ def applier(rule: Rule, events: Sequence[AuditEvent], now: datetime) -> Callable
     return apply
 
 
-def _fixed(rule: Rule, spec: ThresholdSpec, events: Sequence[AuditEvent], value: Mapping[str, Any] | None,
-           now: datetime) -> Outcome[list[Alert]]:
+def _fixed(
+    rule: Rule,
+    spec: ThresholdSpec,
+    events: Sequence[AuditEvent],
+    value: Mapping[str, Any] | None,
+    now: datetime,
+) -> Outcome[list[Alert]]:
     state = dict(value) if value else None
     ids: list[str] = list(state["ids"]) if state else []
     dirty, alerts = False, []
     for event in events:
         start = parse_time(state["start"]) if state else None
         if state is None or start is None or event.timestamp >= start + spec.window:
-            state = {"start": isoformat(event.timestamp), "last": isoformat(event.timestamp), "alerted": False,
-                     "trigger": None}
+            state = {
+                "start": isoformat(event.timestamp),
+                "last": isoformat(event.timestamp),
+                "alerted": False,
+                "trigger": None,
+            }
             ids = []
         if event.audit_id in ids:
             if state["alerted"] and state["trigger"] == event.audit_id:
@@ -75,8 +86,13 @@ def _fixed(rule: Rule, spec: ThresholdSpec, events: Sequence[AuditEvent], value:
     return Outcome(state, max(window_end, now + spec.window), alerts)
 
 
-def _sliding(rule: Rule, spec: ThresholdSpec, events: Sequence[AuditEvent], value: Mapping[str, Any] | None,
-             now: datetime) -> Outcome[list[Alert]]:
+def _sliding(
+    rule: Rule,
+    spec: ThresholdSpec,
+    events: Sequence[AuditEvent],
+    value: Mapping[str, Any] | None,
+    now: datetime,
+) -> Outcome[list[Alert]]:
     seen: dict[str, str] = dict(value["seen"]) if value else {}
     quiet_until = parse_time(value.get("quiet_until")) if value else None
     trigger = value.get("trigger") if value else None
@@ -89,13 +105,19 @@ def _sliding(rule: Rule, spec: ThresholdSpec, events: Sequence[AuditEvent], valu
         seen[event.audit_id] = isoformat(event.timestamp)
         dirty, latest = True, max(latest or event.timestamp, event.timestamp)
         seen = _prune(seen, latest - spec.window, spec.count * SLIDING_CAP)
-        in_window = [ts for ts in seen.values() if (parse_time(ts) or event.timestamp) > event.timestamp - spec.window]
+        in_window = [
+            ts for ts in seen.values() if (parse_time(ts) or event.timestamp) > event.timestamp - spec.window
+        ]
         if len(in_window) >= spec.count and (quiet_until is None or event.timestamp >= quiet_until):
             quiet_until, trigger = event.timestamp + spec.window, event.audit_id
             alerts.append(_sliding_alert(rule, spec, event, seen))
     if not dirty or latest is None:
         return Outcome(None, None, alerts)
-    record = {"seen": seen, "quiet_until": isoformat(quiet_until) if quiet_until else None, "trigger": trigger}
+    record = {
+        "seen": seen,
+        "quiet_until": isoformat(quiet_until) if quiet_until else None,
+        "trigger": trigger,
+    }
     return Outcome(record, max(latest, now) + spec.window, alerts)
 
 
@@ -104,22 +126,38 @@ def _prune(seen: dict[str, str], oldest: datetime, cap: int) -> dict[str, str]:
     return {audit_id: ts for ts, audit_id in kept[:cap]}
 
 
-def _alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: Mapping[str, Any], ids: Sequence[str]) -> Alert:
+def _alert(
+    rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: Mapping[str, Any], ids: Sequence[str]
+) -> Alert:
     values = group_values(spec, event)
     start = parse_time(state["start"]) or event.timestamp
     return build_alert(
-        rule, event, key=dedup_key(values), id_parts=(dedup_key(values), state["start"]), count=len(ids),
-        first_seen=start, last_seen=parse_time(state["last"]) or event.timestamp, audit_ids=ids,
+        rule,
+        event,
+        key=dedup_key(values),
+        id_parts=(dedup_key(values), state["start"]),
+        count=len(ids),
+        first_seen=start,
+        last_seen=parse_time(state["last"]) or event.timestamp,
+        audit_ids=ids,
     )
 
 
 def _sliding_alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, seen: Mapping[str, str]) -> Alert:
     values = group_values(spec, event)
-    window = sorted((ts, audit_id) for audit_id, ts in seen.items()
-                    if timedelta(0) <= event.timestamp - (parse_time(ts) or event.timestamp) < spec.window)
+    window = sorted(
+        (ts, audit_id)
+        for audit_id, ts in seen.items()
+        if timedelta(0) <= event.timestamp - (parse_time(ts) or event.timestamp) < spec.window
+    )
     first = parse_time(window[0][0]) if window else event.timestamp
     return build_alert(
-        rule, event, key=dedup_key(values), id_parts=(dedup_key(values), event.audit_id), count=len(window),
-        first_seen=first or event.timestamp, last_seen=event.timestamp,
+        rule,
+        event,
+        key=dedup_key(values),
+        id_parts=(dedup_key(values), event.audit_id),
+        count=len(window),
+        first_seen=first or event.timestamp,
+        last_seen=event.timestamp,
         audit_ids=[audit_id for _, audit_id in window],
     )

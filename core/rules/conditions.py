@@ -75,7 +75,9 @@ def _compile_field(node: Mapping[str, Any], where: str) -> Compiled:
         raise ConditionError(f"{where}.field", f"unknown field {name!r}; known fields: {', '.join(FIELDS)}")
     ops = [key for key in node if key != "field"]
     if len(ops) != 1 or ops[0] not in OPERATORS:
-        raise ConditionError(where, f"give exactly one operator of {', '.join(OPERATORS)}; got {ops or 'none'}")
+        raise ConditionError(
+            where, f"give exactly one operator of {', '.join(OPERATORS)}; got {ops or 'none'}"
+        )
     op = ops[0]
     test = _value_test(op, node[op], f"{where}.{op}")
     if name in ("groups", "source_ips"):

@@ -15,8 +15,22 @@ from core.timeutil import parse_duration
 RuleType = Literal["match", "threshold", "new_terms"]
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 _TOP_KEYS = {
-    "id", "title", "description", "severity", "risk_score", "type", "mitre", "references", "runbook",
-    "match", "threshold", "new_terms", "alert_title", "tests", "scenarios", "upstream",
+    "id",
+    "title",
+    "description",
+    "severity",
+    "risk_score",
+    "type",
+    "mitre",
+    "references",
+    "runbook",
+    "match",
+    "threshold",
+    "new_terms",
+    "alert_title",
+    "tests",
+    "scenarios",
+    "upstream",
 }
 _TITLE_FIELDS = frozenset(FIELDS) | {"count", "term"}
 
@@ -91,6 +105,9 @@ def parse_rule(data: object, path: str) -> Rule:
     if unknown:
         raise SchemaError("(top)", f"unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     kind = _choice(data, "type", ("match", "threshold", "new_terms"))
+    for block in ("threshold", "new_terms"):
+        if block in data and block != kind:
+            raise SchemaError(block, f"only allowed when type is {block}")
     try:
         condition = compile_condition(data.get("match"))
     except ConditionError as exc:
@@ -107,18 +124,14 @@ def parse_rule(data: object, path: str) -> Rule:
         runbook=_text(data, "runbook"),
         condition=condition,
         alert_title=_title(data),
-        threshold=_threshold(data.get("threshold")) if kind == "threshold" else _absent(data, "threshold"),
-        new_terms=_new_terms(data.get("new_terms")) if kind == "new_terms" else _absent(data, "new_terms"),
+        threshold=_threshold(data.get("threshold")) if kind == "threshold" else None,
+        new_terms=_new_terms(data.get("new_terms")) if kind == "new_terms" else None,
         tests=tuple(_unit_test(item, f"tests[{i}]") for i, item in enumerate(_list(data, "tests"))),
-        scenarios=tuple(_scenario(item, f"scenarios[{i}]") for i, item in enumerate(_list(data, "scenarios"))),
+        scenarios=tuple(
+            _scenario(item, f"scenarios[{i}]") for i, item in enumerate(_list(data, "scenarios"))
+        ),
         path=path,
     )
-
-
-def _absent(data: Mapping[str, Any], key: str) -> None:
-    if key in data:
-        raise SchemaError(key, f"only allowed when type is {key}")
-    return None
 
 
 def _threshold(node: object) -> ThresholdSpec:
@@ -173,7 +186,9 @@ def _title(data: Mapping[str, Any]) -> str:
     title = _text(data, "alert_title")
     for _, name, _, _ in string.Formatter().parse(title):
         if name is not None and name not in _TITLE_FIELDS:
-            raise SchemaError("alert_title", f"unknown placeholder {{{name}}}; use event fields, count or term")
+            raise SchemaError(
+                "alert_title", f"unknown placeholder {{{name}}}; use event fields, count or term"
+            )
     return title
 
 
@@ -199,8 +214,14 @@ def _int(data: Mapping[str, Any], key: str, low: int, high: int, *, where: str =
     return value
 
 
-def _choice(data: Mapping[str, Any], key: str, options: tuple[str, ...], *, default: str | None = None,
-            where: str = "") -> str:
+def _choice(
+    data: Mapping[str, Any],
+    key: str,
+    options: tuple[str, ...],
+    *,
+    default: str | None = None,
+    where: str = "",
+) -> str:
     value = data.get(key, default)
     if value not in options:
         raise SchemaError(where or key, f"must be one of {', '.join(options)}; got {value!r}")
@@ -210,7 +231,9 @@ def _choice(data: Mapping[str, Any], key: str, options: tuple[str, ...], *, defa
 def _list(data: Mapping[str, Any], key: str, *, where: str = "", required: bool = False) -> list[Any]:
     value = data.get(key, [] if not required else None)
     if not isinstance(value, list) or (required and not value):
-        raise SchemaError(f"{where}.{key}" if where else key, "must be a non-empty list" if required else "must be a list")
+        raise SchemaError(
+            f"{where}.{key}" if where else key, "must be a non-empty list" if required else "must be a list"
+        )
     return value
 
 

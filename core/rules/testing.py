@@ -66,7 +66,7 @@ def check_scenario(rule: Rule, scenario: Scenario) -> list[str]:
     size = scenario.batch_size or len(documents)
     for start in range(0, len(documents), size):
         for _ in range(2 if scenario.deliver_twice else 1):
-            pipeline.process(documents[start:start + size])
+            pipeline.process(documents[start : start + size])
     return compare_alerts(sorted(sink.alerts, key=lambda a: (a.first_seen, a.alert_id)), scenario.expect)
 
 
@@ -107,19 +107,30 @@ def stamp(log: Mapping[str, Any], when: datetime, audit_id: str) -> dict[str, An
     """Set the event time and audit id where the log's own format keeps them."""
     result = copy.deepcopy(dict(log))
     if "protoPayload" in result:
-        result.update(timestamp=isoformat(when), insertId=audit_id,
-                      operation={"id": audit_id, "producer": "k8s.io", "first": True, "last": True})
+        result.update(
+            timestamp=isoformat(when),
+            insertId=audit_id,
+            operation={"id": audit_id, "producer": "k8s.io", "first": True, "last": True},
+        )
     elif isinstance(result.get("properties"), Mapping) and "log" in result["properties"]:
         inner = result["properties"]["log"]
         event = orjson.loads(inner) if isinstance(inner, str) else dict(inner)
-        result["properties"] = {**result["properties"], "log": orjson.dumps(_stamp_k8s(event, when, audit_id)).decode()}
+        result["properties"] = {
+            **result["properties"],
+            "log": orjson.dumps(_stamp_k8s(event, when, audit_id)).decode(),
+        }
     else:
         result = _stamp_k8s(result, when, audit_id)
     return result
 
 
 def _stamp_k8s(event: dict[str, Any], when: datetime, audit_id: str) -> dict[str, Any]:
-    return {**event, "auditID": audit_id, "requestReceivedTimestamp": isoformat(when), "stageTimestamp": isoformat(when)}
+    return {
+        **event,
+        "auditID": audit_id,
+        "requestReceivedTimestamp": isoformat(when),
+        "stageTimestamp": isoformat(when),
+    }
 
 
 def compare_alerts(alerts: Sequence[Alert], expected: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -130,8 +141,10 @@ def compare_alerts(alerts: Sequence[Alert], expected: Sequence[Mapping[str, Any]
     for index, (alert, want) in enumerate(zip(alerts, expected, strict=True)):
         actual = alert_to_dict(alert)
         actual["at"], actual["last_at"] = _offset(alert.first_seen), _offset(alert.last_seen)
-        want = {key: (_duration_key(value) if key in ("at", "last_at") else value) for key, value in want.items()}
-        problems.extend(f"alert {index + 1}: {problem}" for problem in _mismatches(want, actual, ""))
+        wanted = {
+            key: (_duration_key(value) if key in ("at", "last_at") else value) for key, value in want.items()
+        }
+        problems.extend(f"alert {index + 1}: {problem}" for problem in _mismatches(wanted, actual, ""))
     return problems
 
 

@@ -24,7 +24,9 @@ class CountingStore:
             self.reads += 1
         return self.inner.get_many(keys)
 
-    def put(self, key: str, value: Mapping[str, JSONValue], *, expires_at: datetime, version: int | None) -> bool:
+    def put(
+        self, key: str, value: Mapping[str, JSONValue], *, expires_at: datetime, version: int | None
+    ) -> bool:
         self.writes += 1
         return self.inner.put(key, value, expires_at=expires_at, version=version)
 

@@ -41,7 +41,8 @@ def test_two_containers_sharing_a_store_count_one_group_together() -> None:
     first, second = Engine([DENIED], store), Engine([DENIED], store)
     assert first.evaluate([denied(i, i * MINUTE / 4) for i in range(10)]).alerts == []
     alerts = second.evaluate([denied(i, i * MINUTE / 4) for i in range(10, 20)]).alerts
-    assert len(alerts) == 1 and alerts[0].event_count == 20
+    assert len(alerts) == 1
+    assert alerts[0].event_count == 20
 
 
 def test_a_stale_term_cache_in_one_container_does_not_cause_a_second_alert() -> None:
@@ -60,7 +61,9 @@ def test_steady_traffic_of_known_terms_costs_almost_no_store_requests() -> None:
     engine.evaluate([read(0)])
     before = store.requests
     for batch in range(10):  # 1000 events over 10 minutes, same term
-        engine.evaluate([read(1000 + batch * 100 + i, timedelta(minutes=batch, seconds=i)) for i in range(100)])
+        engine.evaluate(
+            [read(1000 + batch * 100 + i, timedelta(minutes=batch, seconds=i)) for i in range(100)]
+        )
     assert store.requests - before == 0
 
 

@@ -40,7 +40,9 @@ def test_rule_scenario_passes(rule: Rule, case: object) -> None:
 
 def test_panther_seed_tests_are_included_verbatim(shared_dir: Path) -> None:
     text = (shared_dir / "seeds" / "003_84b1bd99d7da7308.txt").read_text()
-    upstream = yaml.safe_load(text[text.index("AnalysisType: rule"):text.index("\nDetection logic")])["Tests"]
+    upstream = yaml.safe_load(text[text.index("AnalysisType: rule") : text.index("\nDetection logic")])[
+        "Tests"
+    ]
     ours = yaml.safe_load((BUILTIN_DIR / "secret_access_denied.yml").read_text())["tests"]
     assert len(upstream) == 9
     assert ours[:9] == upstream
@@ -49,7 +51,12 @@ def test_panther_seed_tests_are_included_verbatim(shared_dir: Path) -> None:
 def test_thresholds_and_windows_are_the_seeds() -> None:
     denied = RULES["secret-access-denied"].threshold
     terms = RULES["secret-access-unusual-user-agent"].new_terms
-    assert denied is not None and terms is not None
+    assert denied is not None
+    assert terms is not None
     assert (denied.group_by, denied.count, denied.window.total_seconds(), denied.mode) == (
-        ("namespace", "username"), 20, 900, "fixed")
+        ("namespace", "username"),
+        20,
+        900,
+        "fixed",
+    )
     assert (terms.fields, terms.history_window.days) == (("source_ip", "username", "user_agent"), 7)

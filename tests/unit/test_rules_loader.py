@@ -21,17 +21,22 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("type: threshold", "type: thresold"), "type: must be one of match, threshold, new_terms; got 'thresold'"),
+        (
+            ("type: threshold", "type: thresold"),
+            "type: must be one of match, threshold, new_terms; got 'thresold'",
+        ),
         (("{field: verb, equals: get}", "{field: verbb, equals: get}"), "unknown field 'verbb'"),
         (("{field: verb, equals: get}", "{field: verb, equal: get}"), "give exactly one operator"),
         (("window: 15m", "window: 15 minutes"), "threshold.window: bad duration '15 minutes'"),
         (("count: 20", "count: -1"), "threshold.count: required, a whole number"),
         (("severity: medium", "severity: urgent"), "severity: must be one of"),
-        (("alert_title: \"{count}", "alert_title: \"{secret_value}"), "unknown placeholder {secret_value}"),
+        (('alert_title: "{count}', 'alert_title: "{secret_value}'), "unknown placeholder {secret_value}"),
         (("id: secret-access-denied", "id: secret-access-denied\nowner: me"), "unknown keys ['owner']"),
     ],
 )
-def test_a_malformed_rule_names_its_file_and_problem(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+def test_a_malformed_rule_names_its_file_and_problem(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
     old, new = change
     assert old in GOOD
     path = _write(tmp_path, "broken.yml", GOOD.replace(old, new, 1))
@@ -53,7 +58,8 @@ def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
     _write(tmp_path, "b.yml", GOOD.replace("type: threshold", "type: nope"))
     with pytest.raises(RuleError) as caught:
         load_rules([tmp_path])
-    assert "a.yml" in str(caught.value) and "b.yml" in str(caught.value)
+    assert "a.yml" in str(caught.value)
+    assert "b.yml" in str(caught.value)
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
