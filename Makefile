@@ -2,24 +2,36 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS := dev,aws,gcp,azure
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CORE_STAMP := $(VENV)/.core-$(HASH)
+FULL_STAMP := $(VENV)/.full-$(HASH)
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck unit clean
+.PHONY: venv demo test lint typecheck tools unit clean
 
-$(STAMP): pyproject.toml
+# The demo needs only the core; the tests need every cloud's SDK and the test tools.
+$(CORE_STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "secretwatch needs Python 3.11 or newer (set PY=python3.11)")'
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	$(PIP) --upgrade pip
+	$(PIP) -e .
+	@rm -f $(VENV)/.core-* && touch $@
 
-venv: $(STAMP)
+$(FULL_STAMP): $(CORE_STAMP)
+	$(PIP) -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.full-* && touch $@
 
-demo: venv
+venv: $(FULL_STAMP)
+
+demo: $(CORE_STAMP)
 	$(BIN)/secretwatch demo
 
-test: lint typecheck unit
+test: lint typecheck tools unit
+
+# Local peers the tests start: Azurite (npm) in .tools/; the Google Cloud emulators come with the machine's SDK.
+tools:
+	@sh scripts/install-azurite.sh
 
 lint: venv
 	$(BIN)/ruff check .
@@ -31,4 +43,4 @@ unit: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .secretwatch .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .tools build .secretwatch .mypy_cache .ruff_cache .pytest_cache .hypothesis
