@@ -1,0 +1,155 @@
+"""Build the Azure Functions package: build/azure/ (the app's wwwroot) and build/secretwatch-azure.zip.
+
+Layout, as the Python v2 programming model expects it at the root of the app:
+
+    function_app.py          a two-line entry that imports `app` from functions/azure/function_app.py
+    host.json  requirements.txt  .funcignore          (from functions/azure/)
+    core/  functions/__init__.py  functions/azure/*.py
+    .python_packages/lib/site-packages/               the dependencies, unless --remote-build
+
+By default the dependencies are installed here, as wheels for Linux x86-64 and CPython 3.11, into
+`.python_packages`, which the worker puts on sys.path. The zip then runs as it is (zip deploy or
+WEBSITE_RUN_FROM_PACKAGE, no build on Azure), with the versions this machine resolved. With --remote-build
+they are left out and Azure installs requirements.txt while deploying: deploy with
+`az functionapp deployment source config-zip --build-remote true` or set SCM_DO_BUILD_DURING_DEPLOYMENT=true.
+
+    python scripts/package_azure.py [--out build] [--remote-build]
+
+The zip is reproducible: entries are sorted and carry a fixed timestamp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
+SOURCES = ("core", "functions/__init__.py", "functions/azure")
+SITE_PACKAGES = Path(".python_packages/lib/site-packages")
+PIP_TARGET_FLAGS = (
+    "--platform", "manylinux2014_x86_64",
+    "--implementation", "cp",
+    "--python-version", "3.11",
+    "--only-binary=:all:",
+)  # fmt: skip
+SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", *APP_FILES})
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
+ENTRY_POINT = '''\
+"""The file the Azure Functions Python worker indexes; the app lives in functions/azure/function_app.py."""
+
+from __future__ import annotations
+
+from functions.azure.function_app import app
+
+__all__ = ["app"]
+'''
+
+
+class PackageError(Exception):
+    """The package could not be built; the message says why."""
+
+
+def copy_app(root: Path, target: Path) -> None:
+    """The entry point, the app's settings files and the sources."""
+    (target / "function_app.py").write_text(ENTRY_POINT, encoding="utf-8")
+    for name in APP_FILES:
+        shutil.copy2(_existing(root / "functions" / "azure" / name), target / name)
+    for relative in SOURCES:
+        source = _existing(root / relative)
+        if source.is_dir():
+            shutil.copytree(source, target / relative, ignore=_ignored, dirs_exist_ok=True)
+        else:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+
+
+def _existing(path: Path) -> Path:
+    if not path.exists():
+        raise PackageError(f"{path} is missing; run this script from a complete checkout")
+    return path
+
+
+def _ignored(directory: str, names: list[str]) -> set[str]:
+    return {name for name in names if name in SKIPPED_NAMES or name.endswith(".pyc")}
+
+
+def install_dependencies(requirements: Path, target: Path) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        *PIP_TARGET_FLAGS, "--target", str(target), "--requirement", str(requirements),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PackageError(
+            "pip could not install the Linux x86-64 wheels for Python 3.11 (is PyPI reachable? "
+            "--remote-build leaves the install to Azure):\n" + (done.stderr.strip() or done.stdout.strip())
+        )
+
+
+def prune(site_packages: Path) -> None:
+    """Drop what pip leaves that the worker never uses: byte-code caches and console scripts."""
+    for cache in sorted(site_packages.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    shutil.rmtree(site_packages / "bin", ignore_errors=True)
+
+
+def write_zip(source: Path, archive: Path) -> int:
+    """Zip `source` reproducibly into `archive`; return the number of files."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(_files(source))
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
+        for path in files:
+            entry = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
+            bundle.writestr(entry, path.read_bytes())
+    return len(files)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    return (path for path in root.rglob("*") if path.is_file())
+
+
+def build(out: Path, *, remote_build: bool = False, root: Path = ROOT) -> Path:
+    """Build out/azure/ and out/secretwatch-azure.zip from the repository at `root`; return the zip's path."""
+    target = out / "azure"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    copy_app(root, target)
+    if not remote_build:
+        install_dependencies(target / "requirements.txt", target / SITE_PACKAGES)
+        prune(target / SITE_PACKAGES)
+    archive = out / "secretwatch-azure.zip"
+    count = write_zip(target, archive)
+    how = "Azure installs requirements.txt" if remote_build else f"dependencies in {SITE_PACKAGES.parts[0]}"
+    print(f"{_shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files ({how})")
+    return archive
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output folder (default: build/)")
+    parser.add_argument(
+        "--remote-build", action="store_true", help="leave the dependencies out; Azure installs them on deploy"
+    )
+    args = parser.parse_args(argv)
+    try:
+        build(args.out.resolve(), remote_build=args.remote_build)
+    except PackageError as exc:
+        print(f"package-azure: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
