@@ -66,14 +66,16 @@ class Delivery:
         return kept
 
     def _send(self, alerts: Sequence[Alert]) -> None:
-        failures: list[str] = []
+        failures: list[DeliveryError] = []
         for sink in self.sinks:
             try:
                 sink.send(alerts)
             except DeliveryError as exc:
-                failures.append(str(exc))
+                failures.append(exc)
+        if len(failures) == 1:
+            raise failures[0]
         if failures:
-            raise DeliveryError(", ".join(sink.label for sink in self.sinks), "; ".join(failures))
+            raise DeliveryError(", ".join(f.sink for f in failures), "; ".join(f"{f.sink}: {f.reason}" for f in failures))
 
 
 def overflow_alert(excess: Sequence[Alert]) -> Alert:

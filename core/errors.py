@@ -41,4 +41,5 @@ class DeliveryError(SecretwatchError):
 
     def __init__(self, sink: str, message: str) -> None:
         self.sink = sink
+        self.reason = message
         super().__init__(f"sink {sink}: {message}")

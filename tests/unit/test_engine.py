@@ -163,3 +163,12 @@ def test_more_than_100_alerts_of_one_rule_fold_the_rest_into_one_summary_alert()
     assert overflow.dedup_key == "overflow"
     assert "30 more" in overflow.title
     assert len(overflow.audit_ids) == 30
+
+
+def test_every_failing_sink_is_named_once_after_all_sinks_were_tried() -> None:
+    good, bad_a, bad_b = MemorySink(), _FlakySink(failures=1), _FlakySink(failures=1)
+    bad_b.label = "other"
+    with pytest.raises(DeliveryError) as caught:
+        Delivery(MemoryStore(), [bad_a, good, bad_b]).deliver(_alerts(1))
+    assert str(caught.value) == "sink flaky, other: flaky: simulated outage; other: simulated outage"
+    assert len(good.alerts) == 1
