@@ -18,6 +18,9 @@ from core.timeutil import utcnow
 BACKENDS = [
     pytest.param("memory_backend", id="memory"),
     pytest.param("sqlite_backend", id="sqlite"),
+    pytest.param("dynamodb_backend", id="dynamodb"),
+    pytest.param("firestore_backend", id="firestore"),
+    pytest.param("azure_tables_backend", id="azure_tables"),
 ]
 
 
@@ -92,3 +95,9 @@ def sqlite_backend(tmp_path: Path) -> StoreFactory:
         shared_across_processes=True,
         broken_uri=broken_uri,
     )
+
+
+# Cloud backends keep their fixtures (and the servers they start) in modules of their own.
+from .backend_azure_tables import azure_tables_backend  # noqa: E402, F401
+from .backend_dynamodb import dynamodb_backend  # noqa: E402, F401
+from .backend_firestore import firestore_backend  # noqa: E402, F401

@@ -1,0 +1,79 @@
+"""AWS Lambda entry: EKS audit logs delivered by a CloudWatch Logs subscription filter.
+
+Configuration (environment, validated at cold start): SECRETWATCH_STORE (e.g. dynamodb://TABLE),
+SECRETWATCH_SINKS (comma-separated, e.g. sns://TOPIC_ARN,ses://FROM?to=A,B), SECRETWATCH_LEARNING_PERIOD.
+
+Failure policy:
+- Record-level problems (bad base64 or gzip, non-audit log lines, messages cut at 256 KB) are counted in
+  the summary and the metrics; the invocation succeeds.
+- A store or sink outage raises after bounded retries. CloudWatch Logs invokes Lambda asynchronously, so
+  Lambda retries the batch twice and then sends it to the on-failure destination (an SQS queue).
+- A retried or duplicated delivery raises no second alert and counts nothing twice: counters are sets of
+  audit ids and a ledger in the store remembers which alert ids were sent.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import os
+import zlib
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.bootstrap import build_pipeline
+from core.config import Settings
+from core.errors import ConfigError
+from core.pipeline import Pipeline, Summary
+
+logger = Logger(service="secretwatch")
+metrics = Metrics(namespace="secretwatch", service="secretwatch")
+
+
+@functools.cache
+def pipeline() -> Pipeline:
+    """Built once per warm container, so clients and the cache of known terms are reused (tests: cache_clear)."""
+    try:
+        return build_pipeline(Settings.from_env())
+    except ConfigError as exc:
+        logger.error(f"secretwatch is misconfigured: {exc}")
+        raise
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    summary = pipeline().process([_decoded(event)])
+    _publish(summary)
+    logger.info("batch processed", extra={"summary": summary.as_dict()})
+    return summary.as_dict()
+
+
+def _decoded(event: dict[str, Any]) -> bytes | dict[str, Any]:
+    """The DATA_MESSAGE JSON, or the raw event when it does not decode (the core then counts why)."""
+    try:
+        return CloudWatchLogsEvent(event).decompress_logs_data
+    except (KeyError, TypeError, AttributeError, binascii.Error, zlib.error, ValueError):
+        return event
+
+
+def _publish(summary: Summary) -> None:
+    metrics.add_metric(name="Events", unit=MetricUnit.Count, value=summary.event_total)
+    metrics.add_metric(name="Matches", unit=MetricUnit.Count, value=sum(summary.matches.values()))
+    metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=sum(summary.alerts.values()))
+    metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=sum(summary.malformed.values()))
+    metrics.add_metric(
+        name="StateRequests", unit=MetricUnit.Count, value=summary.state_reads + summary.state_writes
+    )
+    for reason, count in summary.malformed.items():
+        with single_metric(
+            name="SkippedByReason", unit=MetricUnit.Count, value=count, namespace="secretwatch"
+        ) as metric:
+            metric.add_dimension(name="reason", value=reason)
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in Lambda: fail during init, not at the first event
+    pipeline()
