@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
-from urllib.parse import SplitResult, parse_qsl
+from urllib.parse import SplitResult
 
-from core.errors import ConfigError
 from core.model import Alert
+from core.uris import query_params
 
 
 @runtime_checkable
@@ -33,18 +33,5 @@ def describe_uri(uri: SplitResult) -> str:
 
 
 def uri_params(uri: SplitResult, *, allowed: Collection[str]) -> dict[str, str]:
-    """The query parameters of a sink URI; unknown or repeated names are a ConfigError.
-
-    Only parameter names appear in messages, never values (a value may be a secret pasted by mistake).
-    """
-    params: dict[str, str] = {}
-    for name, value in parse_qsl(uri.query, keep_blank_values=True):
-        if name not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise ConfigError(
-                f"sink {describe_uri(uri)}: unknown parameter {name!r} (known parameters: {known})"
-            )
-        if name in params:
-            raise ConfigError(f"sink {describe_uri(uri)}: parameter {name!r} is given more than once")
-        params[name] = value
-    return params
+    """The query parameters of a sink URI (see core.uris.query_params)."""
+    return query_params(uri, where=f"sink {describe_uri(uri)}", optional=allowed)

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from core.errors import ConfigError
 from core.state.base import Store
 from core.timeutil import utcnow
+from core.uris import query_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,27 +61,8 @@ def open_store(uri: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
 def uri_params(
     uri: SplitResult, *, required: Sequence[str] = (), optional: Sequence[str] = ()
 ) -> dict[str, str]:
-    """The query parameters of a store URI, each known, given once and non-empty; all `required` present."""
-    where = f"store '{uri.scheme}://'"
-    accepted = [*required, *optional]
-    hint = f"it accepts {', '.join(accepted)}" if accepted else "it takes no parameters"
-    try:
-        pairs = parse_qsl(uri.query, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
-        raise ConfigError(f"{where}: malformed query; write name=value pairs joined by '&'") from None
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in accepted:
-            raise ConfigError(f"{where}: unknown parameter {name!r}; {hint}")
-        if name in params:
-            raise ConfigError(f"{where}: parameter {name!r} is given twice")
-        if not value:
-            raise ConfigError(f"{where}: parameter {name!r} needs a value")
-        params[name] = value
-    missing = [name for name in required if name not in params]
-    if missing:
-        raise ConfigError(f"{where} needs {' and '.join(f'{name}=...' for name in missing)}")
-    return params
+    """The query parameters of a store URI (see core.uris.query_params)."""
+    return query_params(uri, where=f"store '{uri.scheme}://'", required=required, optional=optional)
 
 
 def _split(uri: str) -> SplitResult:

@@ -196,7 +196,7 @@ def test_open_sink_uses_the_environments_region_by_default(aws: None) -> None:
         ),
         (
             "ses://secretwatch@example.com?to=security@example.com&token=s3cr3t",
-            "sink ses://example.com: unknown parameter 'token' (known parameters: endpoint_url, region, to)",
+            "sink ses://example.com: unknown parameter 'token'; it accepts to, region, endpoint_url",
         ),
         (
             "ses://secretwatch@example.com?to=security@example.com&endpoint_url=localhost",
