@@ -8,7 +8,7 @@ CORE_STAMP := $(VENV)/.core-$(HASH)
 FULL_STAMP := $(VENV)/.full-$(HASH)
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck tools unit clean
+.PHONY: venv demo test lint typecheck tools unit clean package-gcp package-azure
 
 # The demo needs only the core; the tests need every cloud's SDK and the test tools.
 $(CORE_STAMP): pyproject.toml
@@ -29,9 +29,17 @@ demo: $(CORE_STAMP)
 
 test: lint typecheck tools unit
 
-# Local peers the tests start: Azurite (npm) in .tools/; the Google Cloud emulators come with the machine's SDK.
+# Local peers and checkers the tests use, installed once into .tools/: Azurite (npm), SAM CLI and checkov
+# (one virtualenv each, in parallel). The Google Cloud emulators come with the machine's Cloud SDK.
 tools:
 	@sh scripts/install-azurite.sh
+	@$(MAKE) --no-print-directory -j2 tools-aws
+
+package-gcp: venv
+	$(BIN)/python scripts/package_gcp.py --zip build/secretwatch-gcp.zip
+
+package-azure: venv
+	$(BIN)/python scripts/package_azure.py
 
 lint: venv
 	$(BIN)/ruff check .
@@ -44,3 +52,5 @@ unit: venv
 
 clean:
 	rm -rf $(VENV) .tools build .secretwatch .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+include mk/aws.mk

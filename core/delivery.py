@@ -75,7 +75,8 @@ class Delivery:
         if len(failures) == 1:
             raise failures[0]
         if failures:
-            raise DeliveryError(", ".join(f.sink for f in failures), "; ".join(f"{f.sink}: {f.reason}" for f in failures))
+            reasons = "; ".join(f"{f.sink}: {f.reason}" for f in failures)
+            raise DeliveryError(", ".join(f.sink for f in failures), reasons)
 
 
 def overflow_alert(excess: Sequence[Alert]) -> Alert:

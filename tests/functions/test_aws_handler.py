@@ -26,22 +26,46 @@ SENDER = "secretwatch@example.com"
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
 
-def audit_event(n: int, *, at: timedelta, user: str, agent: str, code: int, ip: str = "198.51.100.23") -> dict[str, Any]:
+def audit_event(
+    n: int, *, at: timedelta, user: str, agent: str, code: int, ip: str = "198.51.100.23"
+) -> dict[str, Any]:
     when = (T0 + at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
-        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"aws-test-{n:05d}",
-        "stage": "ResponseComplete", "requestURI": f"/api/v1/namespaces/payments/secrets/guess-{n}", "verb": "get",
-        "user": {"username": user, "groups": ["system:authenticated"]}, "sourceIPs": [ip], "userAgent": agent,
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": f"aws-test-{n:05d}",
+        "stage": "ResponseComplete",
+        "requestURI": f"/api/v1/namespaces/payments/secrets/guess-{n}",
+        "verb": "get",
+        "user": {"username": user, "groups": ["system:authenticated"]},
+        "sourceIPs": [ip],
+        "userAgent": agent,
         "objectRef": {"resource": "secrets", "namespace": "payments", "name": f"guess-{n}", "apiVersion": "v1"},
         "responseStatus": {"metadata": {}, "code": code},
-        "requestReceivedTimestamp": when, "stageTimestamp": when,
+        "requestReceivedTimestamp": when,
+        "stageTimestamp": when,
     }
 
 
-ENUMERATION = [audit_event(i, at=timedelta(seconds=10 * i), user="mallory@example.com",
-                           agent="kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", code=403) for i in range(25)]
-CURL_READ = audit_event(900, at=timedelta(minutes=30), user="system:serviceaccount:payments:api",
-                        agent="curl/8.5.0", code=200, ip="203.0.113.77")
+ENUMERATION = [
+    audit_event(
+        i,
+        at=timedelta(seconds=10 * i),
+        user="mallory@example.com",
+        agent="kubectl/v1.30.2 (linux/amd64) kubernetes/3968350",
+        code=403,
+    )
+    for i in range(25)
+]
+CURL_READ = audit_event(
+    900,
+    at=timedelta(minutes=30),
+    user="system:serviceaccount:payments:api",
+    agent="curl/8.5.0",
+    code=200,
+    ip="203.0.113.77",
+)
 
 
 class Aws:
@@ -70,8 +94,13 @@ class Aws:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         world = Aws()
@@ -137,8 +166,14 @@ def test_an_envelope_that_does_not_decode_is_counted_not_raised(aws: Aws) -> Non
 
 
 def test_a_control_message_is_ignored_quietly(aws: Aws) -> None:
-    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
-               "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE"}]}
+    control = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE"}],
+    }
     summary = invoke({"awslogs": {"data": base64.b64encode(gzip.compress(orjson.dumps(control))).decode()}})
     assert summary["ignored"] == {"control_message": 1}
     assert summary["malformed"] == {}
@@ -162,12 +197,21 @@ def test_metrics_are_written_as_embedded_metric_format(aws: Aws, capsys: pytest.
 
 
 def test_steady_traffic_of_known_clients_costs_almost_no_dynamodb_requests(aws: Aws) -> None:
-    known = [audit_event(5000 + i, at=timedelta(minutes=40, seconds=i), user="system:serviceaccount:payments:api",
-                         agent="curl/8.5.0", code=200, ip="203.0.113.77") for i in range(1000)]
+    known = [
+        audit_event(
+            5000 + i,
+            at=timedelta(minutes=40, seconds=i),
+            user="system:serviceaccount:payments:api",
+            agent="curl/8.5.0",
+            code=200,
+            ip="203.0.113.77",
+        )
+        for i in range(1000)
+    ]
     invoke(eks_lambda_event([CURL_READ], cluster="prod"))  # the term becomes known (and alerts once)
     requests = 0
     for start in range(0, 1000, 100):
-        summary = invoke(eks_lambda_event(known[start:start + 100], cluster="prod"))
+        summary = invoke(eks_lambda_event(known[start : start + 100], cluster="prod"))
         requests += summary["state_requests"]["reads"] + summary["state_requests"]["writes"]
     assert requests <= 5
 

@@ -1,0 +1,88 @@
+variable "name" {
+  description = "Prefix for every resource's name; use one per cluster when several clusters are watched."
+  type        = string
+  default     = "secretwatch"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,40}$", var.name))
+    error_message = "name: letters, digits and hyphens, at most 40 characters."
+  }
+}
+
+variable "cluster_log_group_name" {
+  description = "The EKS cluster's control-plane log group, /aws/eks/CLUSTER/cluster (the audit log type must be enabled)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", var.cluster_log_group_name))
+    error_message = "cluster_log_group_name: a CloudWatch Logs log group name, such as /aws/eks/prod/cluster."
+  }
+}
+
+variable "package_zip" {
+  description = "The function package built by `make package-aws`."
+  type        = string
+  default     = "../../build/secretwatch-aws.zip"
+}
+
+variable "alert_email" {
+  description = "Email address subscribed to the alert topic (alerts and alarms); empty for no subscription."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([^@\\s]+@[^@\\s]+)?$", var.alert_email))
+    error_message = "alert_email: empty, or one email address."
+  }
+}
+
+variable "learning_period" {
+  description = "How long new terms are only recorded, not alerted on, after the first deployment (0s to alert at once)."
+  type        = string
+  default     = "7d"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$", var.learning_period))
+    error_message = "learning_period: a duration such as 7d, 36h or 0s."
+  }
+}
+
+variable "ses_sender" {
+  description = "Verified SES identity that alert emails are sent from; empty for no SES email sink."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([^@\\s,?]+@[^@\\s,?]+)?$", var.ses_sender))
+    error_message = "ses_sender: empty, or one email address verified in SES in this region."
+  }
+}
+
+variable "ses_recipients" {
+  description = "Recipients of the SES alert emails; empty for no SES email sink."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.ses_recipients : can(regex("^[^@\\s,?]+@[^@\\s,?]+$", address))])
+    error_message = "ses_recipients: email addresses, one per element."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions for the function; -1 for none (the account's unreserved pool)."
+  type        = number
+  default     = -1
+}
+
+variable "log_retention_days" {
+  description = "Days to keep the function's own logs."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = { application = "secretwatch" }
+}

@@ -1,0 +1,16 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.40, < 6.0"
+    }
+  }
+}
+
+provider "aws" {
+  default_tags {
+    tags = var.tags
+  }
+}

@@ -1,0 +1,147 @@
+"""Build the AWS Lambda package: build/aws/ (what template.yaml's CodeUri points at) and build/secretwatch-aws.zip.
+
+The package holds `core/` (less `core/demo/`, the CLI's demo traffic), `functions/__init__.py`,
+`functions/aws/` and the runtime dependencies for Lambda's Python 3.11 on arm64, read from pyproject.toml
+(the base dependencies plus the `aws` extra). boto3 and botocore are left out: the Lambda runtime provides
+them. Nothing for Google Cloud or Azure goes in.
+
+    python scripts/package_aws.py [--out build]
+
+The zip is reproducible: entries are sorted and carry a fixed timestamp, so the same inputs give the same
+bytes and Terraform's source_code_hash changes only when the code or a dependency does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Provided by the Lambda Python runtime; bundling them would only add megabytes.
+IN_RUNTIME = frozenset({"boto3", "botocore"})
+PIP_TARGET_FLAGS = (
+    "--platform", "manylinux2014_aarch64",
+    "--implementation", "cp",
+    "--python-version", "3.11",
+    "--only-binary=:all:",
+)  # fmt: skip
+SOURCES = ("core", "functions/__init__.py", "functions/aws")
+NOT_PACKAGED = frozenset({"core/demo"})
+SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
+
+
+class PackageError(Exception):
+    """The package could not be built; the message says why."""
+
+
+def runtime_requirements(pyproject: Path) -> list[str]:
+    """The requirement strings the function needs at run time, minus what the Lambda runtime provides."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    wanted = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("aws", [])]
+    return [req for req in wanted if _name(req) not in IN_RUNTIME]
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    if match is None:
+        raise PackageError(f"pyproject.toml: cannot read the package name in requirement {requirement!r}")
+    return re.sub(r"[-_.]+", "-", match.group()).lower()
+
+
+def install_dependencies(requirements: Iterable[str], target: Path) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        *PIP_TARGET_FLAGS, "--target", str(target), *requirements,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PackageError(
+            "pip could not install the arm64 wheels for Python 3.11 (is PyPI reachable?):\n"
+            + (done.stderr.strip() or done.stdout.strip())
+        )
+
+
+def copy_sources(root: Path, target: Path) -> None:
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory).relative_to(root)
+        return {name for name in names if _skipped(name) or (here / name).as_posix() in NOT_PACKAGED}
+
+    for relative in SOURCES:
+        source = root / relative
+        if not source.exists():
+            raise PackageError(f"{source} is missing; the package needs {', '.join(SOURCES)}")
+        if source.is_dir():
+            shutil.copytree(source, target / relative, ignore=ignored, dirs_exist_ok=True)
+        else:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+
+
+def _skipped(name: str) -> bool:
+    return name in SKIPPED_NAMES or name.endswith(".pyc")
+
+
+def prune(target: Path) -> None:
+    """Drop what pip leaves that Lambda never uses: byte-code caches and console scripts."""
+    for cache in sorted(target.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    shutil.rmtree(target / "bin", ignore_errors=True)
+
+
+def write_zip(source: Path, archive: Path) -> int:
+    """Zip `source` reproducibly into `archive`; return the number of files."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(_files(source))
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
+        for path in files:
+            entry = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
+            bundle.writestr(entry, path.read_bytes())
+    return len(files)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    return (path for path in root.rglob("*") if path.is_file())
+
+
+def build(out: Path, root: Path = ROOT) -> Path:
+    """Build out/aws/ and out/secretwatch-aws.zip from the repository at `root`; return the zip's path."""
+    target = out / "aws"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    install_dependencies(runtime_requirements(root / "pyproject.toml"), target)
+    copy_sources(root, target)
+    prune(target)
+    archive = out / "secretwatch-aws.zip"
+    count = write_zip(target, archive)
+    print(f"{_shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files")
+    return archive
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output folder (default: build/)")
+    args = parser.parse_args(argv)
+    try:
+        build(args.out.resolve())
+    except PackageError as exc:
+        print(f"package-aws: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
