@@ -1,0 +1,25 @@
+# The Function App's managed identity gets exactly what it uses, each on the narrowest scope.
+
+resource "azurerm_role_assignment" "function_eventhub_receiver" {
+  scope                = azurerm_eventhub.kube_audit.id
+  role_definition_name = "Azure Event Hubs Data Receiver"
+  principal_id         = azurerm_linux_function_app.secretwatch.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Scoped to the one table. The store connects with the connection string today; this role is what an
+# identity-based table connection uses, so switching needs no new grant.
+resource "azurerm_role_assignment" "function_table_contributor" {
+  scope                = "${azurerm_storage_account.secretwatch.id}/tableServices/default/tables/${azurerm_storage_table.state.name}"
+  role_definition_name = "Storage Table Data Contributor"
+  principal_id         = azurerm_linux_function_app.secretwatch.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Resolves the Key Vault references in the app settings (SMTP password and table connection string).
+resource "azurerm_role_assignment" "function_secrets_user" {
+  scope                = azurerm_key_vault.secretwatch.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_linux_function_app.secretwatch.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}

@@ -1,0 +1,32 @@
+# Values built from variables only, so tests can evaluate this file with `terraform console`.
+locals {
+  subscription_id = split("/", var.aks_cluster_id)[2]
+  # Storage account, vault, namespace and app names are global: a suffix derived from the cluster keeps
+  # them unique and stable across applies.
+  suffix = substr(sha1(lower(var.aks_cluster_id)), 0, 8)
+
+  names = {
+    eventhub_namespace = "evhns-secretwatch-${local.suffix}"
+    eventhub           = "aks-kube-audit"
+    consumer_group     = "secretwatch"
+    storage_account    = "stsecretwatch${local.suffix}"
+    key_vault          = "kv-secretwatch-${local.suffix}"
+    service_plan       = "asp-secretwatch-${local.suffix}"
+    function_app       = "func-secretwatch-${local.suffix}"
+    insights           = "appi-secretwatch-${local.suffix}"
+    workspace          = "log-secretwatch-${local.suffix}"
+  }
+
+  state_table               = "secretwatchstate"
+  tables_connection_setting = "SECRETWATCH_TABLES_CONNECTION"
+  store_uri                 = "azuretables://${local.state_table}?connection_setting=${local.tables_connection_setting}"
+
+  # Addresses are percent-encoded: a "+" in a query string would otherwise arrive as a space.
+  sinks_uri = format("smtp://%s:%d?%s", var.smtp_host, var.smtp_port, join("&", [
+    "from=${urlencode(var.alert_from)}",
+    "to=${join(",", [for address in var.alert_to : urlencode(address)])}",
+    "starttls=1",
+    "username=${urlencode(var.smtp_username)}",
+    "password_env=SMTP_PASSWORD",
+  ]))
+}

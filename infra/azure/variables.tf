@@ -1,0 +1,97 @@
+variable "resource_group_name" {
+  description = "Resource group created for secretwatch's resources."
+  type        = string
+  default     = "rg-secretwatch"
+}
+
+variable "location" {
+  description = "Azure region; must be the AKS cluster's region (diagnostic settings stream only to an Event Hub in the same region)."
+  type        = string
+}
+
+variable "aks_cluster_id" {
+  description = "Resource ID of the AKS cluster to watch."
+  type        = string
+
+  validation {
+    condition     = can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.ContainerService/managedClusters/[^/]+$", var.aks_cluster_id))
+    error_message = "aks_cluster_id must be a managed cluster resource ID: /subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerService/managedClusters/N."
+  }
+}
+
+variable "alert_from" {
+  description = "Sender address of alert emails."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+$", var.alert_from))
+    error_message = "alert_from must be a bare address like alerts@example.com."
+  }
+}
+
+variable "alert_to" {
+  description = "Recipients of alert emails."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.alert_to) > 0 && alltrue([for address in var.alert_to : can(regex("^[^@\\s]+@[^@\\s]+$", address))])
+    error_message = "alert_to must hold at least one bare address like secops@example.com."
+  }
+}
+
+variable "smtp_host" {
+  description = "SMTP server that relays the alerts (STARTTLS is required)."
+  type        = string
+}
+
+variable "smtp_port" {
+  description = "SMTP submission port."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "SMTP login; the password lives in Key Vault (output smtp_password_secret_name)."
+  type        = string
+}
+
+variable "learning_period" {
+  description = "How long after the first event the unusual-user-agent rule only learns (e.g. 7d); 0s alerts at once."
+  type        = string
+  default     = "7d"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$", var.learning_period))
+    error_message = "learning_period is a duration such as 7d, 12h or 0s."
+  }
+}
+
+variable "function_plan_sku" {
+  description = "App Service plan of the Function App: Y1 (Consumption) or an Elastic Premium size such as EP1."
+  type        = string
+  default     = "Y1"
+}
+
+variable "eventhub_partition_count" {
+  description = "Partitions of the audit hub: the most Function instances that read it in parallel. Fixed once created."
+  type        = number
+  default     = 2
+}
+
+variable "eventhub_message_retention_days" {
+  description = "Days the hub keeps audit records the function has not read yet (1 to 7 on the Standard tier)."
+  type        = number
+  default     = 3
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Function App's Application Insights workspace."
+  type        = number
+  default     = 30
+}
+
+variable "storage_replication_type" {
+  description = "Replication of the storage account (ZRS survives a zone outage; use LRS where the region has no zones)."
+  type        = string
+  default     = "ZRS"
+}

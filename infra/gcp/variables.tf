@@ -1,0 +1,97 @@
+variable "project" {
+  description = "Project that runs the GKE clusters to watch; everything here is created in it."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the function, its source bucket and (unless firestore_location is set) the state database."
+  type        = string
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore database (a region or a multi-region such as eur3); null means var.region."
+  type        = string
+  default     = null
+}
+
+variable "cluster_names" {
+  description = "Names of the GKE clusters to watch; empty watches every cluster in the project."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_from" {
+  description = "Sender address of alert emails."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+$", var.alert_from))
+    error_message = "alert_from must be a bare address like alerts@example.com."
+  }
+}
+
+variable "alert_to" {
+  description = "Recipients of alert emails."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.alert_to) > 0 && alltrue([for address in var.alert_to : can(regex("^[^@\\s]+@[^@\\s]+$", address))])
+    error_message = "alert_to must hold at least one bare address like secops@example.com."
+  }
+}
+
+variable "smtp_host" {
+  description = "SMTP server that relays the alerts (STARTTLS is required)."
+  type        = string
+}
+
+variable "smtp_port" {
+  description = "SMTP submission port."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_username" {
+  description = "SMTP login; the password lives in Secret Manager (output smtp_password_secret)."
+  type        = string
+}
+
+variable "smtp_password_version" {
+  description = "Version of the SMTP password secret the function reads; pin a number to roll out rotations deliberately."
+  type        = string
+  default     = "latest"
+}
+
+variable "learning_period" {
+  description = "How long after the first event the unusual-user-agent rule only learns (e.g. 7d); 0s alerts at once."
+  type        = string
+  default     = "7d"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$", var.learning_period))
+    error_message = "learning_period is a duration such as 7d, 12h or 0s."
+  }
+}
+
+variable "source_zip" {
+  description = "Function source built by `make package-gcp` (main.py at the root of the zip)."
+  type        = string
+  default     = "../../build/secretwatch-gcp.zip"
+}
+
+variable "max_instances" {
+  description = "Upper bound on function instances; Pub/Sub push slows down rather than dropping when it is reached."
+  type        = number
+  default     = 10
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message before it goes to the dead-letter topic (5 to 100)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
+  }
+}

@@ -1,0 +1,238 @@
+"""infra/azure: AKS diagnostic setting (kube-audit) → Event Hub → Linux Function App (Python 3.11).
+
+Static wiring is read with python-hcl2; the values built in locals.tf (store and sink URIs) are computed
+by Terraform and handed to the app's own parsers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from core.alerts.registry import split_uris
+from core.alerts.smtp import SmtpSettings
+from tests.infra.hcl import (
+    INFRA,
+    Module,
+    TerraformError,
+    block,
+    checkov,
+    evaluate_locals,
+    load_module,
+    ref,
+    terraform_fmt_check,
+)
+
+FOLDER = INFRA / "azure"
+CLUSTER_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-payments"
+    "/providers/Microsoft.ContainerService/managedClusters/prod-payments"
+)
+VARIABLES: dict[str, object] = {
+    "location": "westeurope",
+    "aks_cluster_id": CLUSTER_ID,
+    "alert_from": "secretwatch@example.com",
+    "alert_to": ["sec+k8s@example.com", "oncall@example.com"],
+    "smtp_host": "smtp.example.com",
+    "smtp_username": "secretwatch",
+}
+IDENTITY = ref("azurerm_linux_function_app.secretwatch.identity[0].principal_id")
+_KEY_VAULT_REFERENCE = re.compile(
+    r"@Microsoft\.KeyVault\(SecretUri=\$\{azurerm_key_vault_secret\.(\w+)\.versionless_id\}\)"
+)
+
+
+@pytest.fixture(scope="module")
+def azure() -> Module:
+    return load_module(FOLDER)
+
+
+@pytest.fixture(scope="module")
+def settings() -> dict[str, Any]:
+    return evaluate_locals(FOLDER, VARIABLES, ["store_uri", "sinks_uri", "state_table", "subscription_id"])
+
+
+@pytest.fixture(scope="module")
+def app_settings(azure: Module) -> dict[str, str]:
+    values: dict[str, str] = azure.resource("azurerm_linux_function_app", "secretwatch")["app_settings"]
+    return values
+
+
+def test_terraform_files_are_formatted() -> None:
+    result = terraform_fmt_check(FOLDER)
+    assert result.returncode == 0, result.stdout
+
+
+def test_checkov_reports_no_finding_that_is_not_fixed_or_skipped_with_a_reason() -> None:
+    result = checkov(FOLDER)
+    assert result.returncode == 0, result.stdout
+
+
+def test_diagnostic_setting_streams_kube_audit_and_not_kube_audit_admin_to_the_hub(azure: Module) -> None:
+    setting = azure.resource("azurerm_monitor_diagnostic_setting", "aks_kube_audit")
+
+    assert [log["category"] for log in setting["enabled_log"]] == ["kube-audit"]
+    assert setting["target_resource_id"] == ref("var.aks_cluster_id")
+    assert setting["eventhub_name"] == ref("azurerm_eventhub.kube_audit.name")
+    assert setting["eventhub_authorization_rule_id"] == ref(
+        "azurerm_eventhub_namespace_authorization_rule.diagnostics.id"
+    )
+
+
+def test_diagnostic_settings_rule_has_the_rights_azure_monitor_needs_to_stream(azure: Module) -> None:
+    rule = azure.resource("azurerm_eventhub_namespace_authorization_rule", "diagnostics")
+
+    assert (rule["send"], rule["listen"], rule["manage"]) == (True, True, True)
+    assert rule["namespace_name"] == ref("azurerm_eventhub_namespace.audit.name")
+
+
+def test_namespace_requires_tls_1_2_and_supports_a_dedicated_consumer_group(azure: Module) -> None:
+    namespace = azure.resource("azurerm_eventhub_namespace", "audit")
+    group = azure.resource("azurerm_eventhub_consumer_group", "secretwatch")
+
+    assert namespace["minimum_tls_version"] == "1.2"
+    assert namespace["sku"] == "Standard", "Basic allows only the $Default consumer group"
+    assert group["eventhub_name"] == ref("azurerm_eventhub.kube_audit.name")
+
+
+def test_function_app_runs_python_3_11_with_a_system_assigned_identity(azure: Module) -> None:
+    app = azure.resource("azurerm_linux_function_app", "secretwatch")
+    site = block(app, "site_config")
+
+    assert block(site, "application_stack")["python_version"] == "3.11"
+    assert block(app, "identity")["type"] == "SystemAssigned"
+    assert app["https_only"] is True
+    assert site["application_insights_connection_string"] == ref(
+        "azurerm_application_insights.secretwatch.connection_string"
+    )
+
+
+def test_event_hub_trigger_connects_with_the_managed_identity_to_its_own_consumer_group(
+    azure: Module, app_settings: dict[str, str]
+) -> None:
+    receiver = azure.resource("azurerm_role_assignment", "function_eventhub_receiver")
+
+    assert app_settings["EventHubConnection__fullyQualifiedNamespace"] == (
+        "${azurerm_eventhub_namespace.audit.name}.servicebus.windows.net"
+    )
+    assert app_settings["SECRETWATCH_EVENT_HUB"] == ref("azurerm_eventhub.kube_audit.name")
+    assert app_settings["SECRETWATCH_CONSUMER_GROUP"] == ref("azurerm_eventhub_consumer_group.secretwatch.name")
+    assert (receiver["role_definition_name"], receiver["scope"]) == (
+        "Azure Event Hubs Data Receiver",
+        ref("azurerm_eventhub.kube_audit.id"),
+    )
+    assert receiver["principal_id"] == IDENTITY
+    assert not any("SharedAccessKey" in value for value in app_settings.values())
+
+
+def test_every_setting_the_event_hub_trigger_names_is_an_app_setting(app_settings: dict[str, str]) -> None:
+    function_app = pytest.importorskip("functions.azure.function_app", reason="the azure extra (azure-functions)")
+
+    assert function_app.EVENT_HUB_SETTING.strip("%") in app_settings
+    assert function_app.CONSUMER_GROUP_SETTING.strip("%") in app_settings
+    assert f"{function_app.CONNECTION_SETTING}__fullyQualifiedNamespace" in app_settings
+
+
+def test_store_uri_names_the_state_table_and_a_setting_that_refers_to_key_vault(
+    azure: Module, settings: dict[str, Any], app_settings: dict[str, str]
+) -> None:
+    store = urlsplit(settings["store_uri"])
+    setting = store.query.removeprefix("connection_setting=")
+    secret = azure.resource("azurerm_key_vault_secret", "tables_connection")
+
+    assert app_settings["SECRETWATCH_STORE"] == ref("local.store_uri")
+    assert store.scheme == "azuretables"
+    assert store.netloc == settings["state_table"] == "secretwatchstate"
+    assert azure.resource("azurerm_storage_table", "state")["name"] == ref("local.state_table")
+    assert _referenced_secret(app_settings[setting]) == "tables_connection"
+    assert secret["value"] == ref("azurerm_storage_account.secretwatch.primary_connection_string")
+
+
+def test_state_store_accepts_the_store_uri_terraform_builds(
+    settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = pytest.importorskip("core.state.azure_tables", reason="the azure extra (azure-data-tables)")
+    monkeypatch.setenv(
+        "SECRETWATCH_TABLES_CONNECTION",
+        "DefaultEndpointsProtocol=https;AccountName=stsecretwatch;AccountKey=a2V5;EndpointSuffix=core.windows.net",
+    )
+
+    store = tables.AzureTablesStore.from_uri(urlsplit(settings["store_uri"]))
+    store.close()
+
+
+def test_smtp_password_is_a_key_vault_reference_to_a_placeholder_set_out_of_band(
+    azure: Module, app_settings: dict[str, str]
+) -> None:
+    secret = azure.resource("azurerm_key_vault_secret", "smtp_password")
+
+    assert _referenced_secret(app_settings["SMTP_PASSWORD"]) == "smtp_password"
+    assert block(secret, "lifecycle")["ignore_changes"] == ["value"]
+    assert not any("password" in name and "default" in body for name, body in azure.variables.items())
+
+
+def test_sinks_setting_parses_into_the_configured_smtp_settings(
+    settings: dict[str, Any], app_settings: dict[str, str]
+) -> None:
+    uri = settings["sinks_uri"]
+    smtp = SmtpSettings.from_uri(urlsplit(uri))
+
+    assert app_settings["SECRETWATCH_SINKS"] == ref("local.sinks_uri")
+    assert split_uris(uri) == [uri]
+    assert (smtp.host, smtp.port, smtp.tls) == ("smtp.example.com", 587, "starttls")
+    assert smtp.recipients == ("sec+k8s@example.com", "oncall@example.com")
+    assert (smtp.username, smtp.password_env) == ("secretwatch", "SMTP_PASSWORD")
+
+
+def test_managed_identity_gets_exactly_hub_receive_table_access_and_secret_reads(azure: Module) -> None:
+    grants = {
+        (body["role_definition_name"], body["scope"])
+        for body in azure.of_type("azurerm_role_assignment").values()
+        if body["principal_id"] == IDENTITY
+    }
+    table_scope = (
+        "${azurerm_storage_account.secretwatch.id}/tableServices/default/tables/${azurerm_storage_table.state.name}"
+    )
+
+    assert grants == {
+        ("Azure Event Hubs Data Receiver", ref("azurerm_eventhub.kube_audit.id")),
+        ("Storage Table Data Contributor", table_scope),
+        ("Key Vault Secrets User", ref("azurerm_key_vault.secretwatch.id")),
+    }
+
+
+def test_key_vault_authorizes_with_rbac_and_keeps_deleted_secrets_recoverable(azure: Module) -> None:
+    vault = azure.resource("azurerm_key_vault", "secretwatch")
+
+    assert vault["enable_rbac_authorization"] is True
+    assert vault["purge_protection_enabled"] is True
+    assert vault["soft_delete_retention_days"] >= 7
+
+
+def test_storage_account_requires_tls_1_2_and_allows_no_anonymous_blob_access(azure: Module) -> None:
+    account = azure.resource("azurerm_storage_account", "secretwatch")
+
+    assert account["min_tls_version"] == "TLS1_2"
+    assert account["allow_nested_items_to_be_public"] is False
+    assert account["https_traffic_only_enabled"] is True
+
+
+def test_resources_deploy_into_the_clusters_subscription(settings: dict[str, Any]) -> None:
+    assert settings["subscription_id"] == "00000000-0000-0000-0000-000000000000"
+
+
+def test_variables_refuse_a_cluster_id_that_is_not_a_managed_cluster() -> None:
+    not_a_cluster = CLUSTER_ID.replace("managedClusters", "virtualMachines")
+
+    with pytest.raises(TerraformError, match="aks_cluster_id"):
+        evaluate_locals(FOLDER, {**VARIABLES, "aks_cluster_id": not_a_cluster}, ["store_uri"])
+
+
+def _referenced_secret(value: str) -> str:
+    """The azurerm_key_vault_secret an app setting refers to by versionless URI."""
+    reference = _KEY_VAULT_REFERENCE.fullmatch(value)
+    assert reference, f"not a Key Vault reference to a versionless secret URI: {value!r}"
+    return reference[1]
