@@ -1,10 +1,11 @@
 """Cloud Functions (2nd gen) entry: GKE audit logs routed by a Cloud Logging sink to a Pub/Sub topic.
 
-Entry point `handle_pubsub`, a CloudEvent function. Deployed with a Pub/Sub trigger, Eventarc delivers a
-CloudEvent whose data is MessagePublishedData, `{"message": {"data": base64 LogEntry, ...}, "subscription":
-...}`; run locally with `functions-framework --target handle_pubsub --signature-type cloudevent`, which also
-accepts a raw Pub/Sub push body and turns it into the same CloudEvent. A Cloud Logging sink publishes one
-LogEntry per message.
+Entry point `handle_pubsub`, a CloudEvent function. infra/gcp deploys it behind a Pub/Sub push
+subscription that Terraform owns (so it can carry the retry and dead-letter policies an Eventarc-created
+subscription cannot); functions-framework turns the raw push body into a CloudEvent whose data is
+MessagePublishedData, `{"message": {"data": base64 LogEntry, ...}, "subscription": ...}`, the same shape an
+Eventarc Pub/Sub trigger delivers. A Cloud Logging sink publishes one LogEntry per message. Locally:
+`functions-framework --target handle_pubsub --signature-type cloudevent`.
 
 Configuration (environment, validated at instance start): SECRETWATCH_STORE (e.g.
 firestore://COLLECTION?project=P), SECRETWATCH_SINKS (comma-separated, e.g.
@@ -15,7 +16,7 @@ Failure policy:
 - Record-level problems (bad base64 or JSON, entries from other services) are counted in the logged
   summary; the function returns normally, so Pub/Sub acknowledges the message.
 - A store or sink outage raises after bounded retries: functions-framework answers 500 and Pub/Sub
-  redelivers the message with backoff (the trigger's retry policy), then moves it to the dead-letter topic
+  redelivers the message with backoff (the subscription's retry policy), then moves it to the dead-letter topic
   after the subscription's maximum delivery attempts (both configured in infra/gcp).
 - A redelivered or duplicated message raises no second alert and counts nothing twice: counters are sets of
   audit ids and a ledger in the store remembers which alert ids were sent.
