@@ -138,3 +138,19 @@ def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"secretwatch: cannot read {tmp_path / 'missing.json'}: no such file"
+
+
+def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import Progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    quiet = Progress(total_bytes=2_000_000)
+    quiet.advance(1_000_000)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    shown = Progress(total_bytes=2_000_000)
+    shown.advance(1_000_000)
+    shown.finish()
+    assert "reading      1.0 MB  50.0%" in capsys.readouterr().err
