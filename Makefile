@@ -36,10 +36,10 @@ tools:
 	@$(MAKE) --no-print-directory -j2 tools-aws
 
 package-gcp: venv
-	$(BIN)/python scripts/package_gcp.py --zip build/secretwatch-gcp.zip
+	$(BIN)/python -m scripts.package_gcp --zip build/secretwatch-gcp.zip
 
 package-azure: venv
-	$(BIN)/python scripts/package_azure.py
+	$(BIN)/python -m scripts.package_azure
 
 lint: venv
 	$(BIN)/ruff check .

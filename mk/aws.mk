@@ -24,7 +24,7 @@ AWS_TOOL_ENV := SAM_CLI_TELEMETRY=0 CHECKPOINT_DISABLE=1
 .PHONY: package-aws tools-aws check-aws-infra
 
 package-aws: venv
-	@$(BIN)/python scripts/package_aws.py
+	@$(BIN)/python -m scripts.package_aws
 
 tools-aws: $(SAM_STAMP) $(CHECKOV_STAMP)
 

@@ -19,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+
+from scripts.zipping import prune, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Provided by the Lambda Python runtime; bundling them would only add megabytes.
@@ -35,7 +36,6 @@ PIP_TARGET_FLAGS = (
 SOURCES = ("core", "functions/__init__.py", "functions/aws")
 NOT_PACKAGED = frozenset({"core/demo"})
 SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
 
 
 class PackageError(Exception):
@@ -87,30 +87,6 @@ def copy_sources(root: Path, target: Path) -> None:
 
 def _skipped(name: str) -> bool:
     return name in SKIPPED_NAMES or name.endswith(".pyc")
-
-
-def prune(target: Path) -> None:
-    """Drop what pip leaves that Lambda never uses: byte-code caches and console scripts."""
-    for cache in sorted(target.rglob("__pycache__"), reverse=True):
-        shutil.rmtree(cache)
-    shutil.rmtree(target / "bin", ignore_errors=True)
-
-
-def write_zip(source: Path, archive: Path) -> int:
-    """Zip `source` reproducibly into `archive`; return the number of files."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    files = sorted(_files(source))
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
-        for path in files:
-            entry = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
-            bundle.writestr(entry, path.read_bytes())
-    return len(files)
-
-
-def _files(root: Path) -> Iterator[Path]:
-    return (path for path in root.rglob("*") if path.is_file())
 
 
 def build(out: Path, root: Path = ROOT) -> Path:

@@ -24,9 +24,9 @@ import argparse
 import shutil
 import subprocess
 import sys
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
+
+from scripts.zipping import prune, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
@@ -39,7 +39,6 @@ PIP_TARGET_FLAGS = (
     "--only-binary=:all:",
 )  # fmt: skip
 SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", *APP_FILES})
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
 ENTRY_POINT = '''\
 """The file the Azure Functions Python worker indexes; the app lives in functions/azure/function_app.py."""
 
@@ -90,30 +89,6 @@ def install_dependencies(requirements: Path, target: Path) -> None:
             "pip could not install the Linux x86-64 wheels for Python 3.11 (is PyPI reachable? "
             "--remote-build leaves the install to Azure):\n" + (done.stderr.strip() or done.stdout.strip())
         )
-
-
-def prune(site_packages: Path) -> None:
-    """Drop what pip leaves that the worker never uses: byte-code caches and console scripts."""
-    for cache in sorted(site_packages.rglob("__pycache__"), reverse=True):
-        shutil.rmtree(cache)
-    shutil.rmtree(site_packages / "bin", ignore_errors=True)
-
-
-def write_zip(source: Path, archive: Path) -> int:
-    """Zip `source` reproducibly into `archive`; return the number of files."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    files = sorted(_files(source))
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
-        for path in files:
-            entry = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
-            bundle.writestr(entry, path.read_bytes())
-    return len(files)
-
-
-def _files(root: Path) -> Iterator[Path]:
-    return (path for path in root.rglob("*") if path.is_file())
 
 
 def build(out: Path, *, remote_build: bool = False, root: Path = ROOT) -> Path:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import zipfile
 from pathlib import Path
+
+from scripts.zipping import write_zip
 
 REPO = Path(__file__).resolve().parents[1]
 SHIM = '''"""Cloud Functions entry point `handle_pubsub`; the code lives in functions/gcp/main.py."""
@@ -33,7 +34,6 @@ __all__ = ["handle_pubsub"]
 '''
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 _NOT_UPLOADED = {REPO / "core" / "demo"}
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def assemble(out: Path) -> list[Path]:
@@ -56,16 +56,6 @@ def _ignored(directory: str, names: list[str]) -> set[str]:
     return set(_SKIPPED(directory, names)) | left_out
 
 
-def archive(files: list[Path], root: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        for path in files:
-            entry = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_ZIP_TIME)
-            entry.external_attr = 0o644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            bundle.writestr(entry, path.read_bytes())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Assemble the Cloud Function source upload.")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "gcp", help="folder to write (replaced)")
@@ -76,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(path.stat().st_size for path in files)
     print(f"{out}: {len(files)} files, {size / 1024:.0f} KiB")
     if args.zip is not None:
-        archive(files, out, args.zip)
+        write_zip(out, args.zip)
         print(f"{args.zip}: {args.zip.stat().st_size / 1024:.0f} KiB")
     return 0
 

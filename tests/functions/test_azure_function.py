@@ -504,7 +504,7 @@ def test_in_the_functions_host_a_misconfigured_app_fails_while_being_indexed() -
 # --- the package ----------------------------------------------------------------------------------------------
 
 def test_the_package_root_holds_the_entry_point_the_worker_indexes(tmp_path: Path) -> None:
-    built = subprocess.run([sys.executable, "scripts/package_azure.py", "--out", str(tmp_path), "--remote-build"],
+    built = subprocess.run([sys.executable, "-m", "scripts.package_azure", "--out", str(tmp_path), "--remote-build"],
                            cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert built.returncode == 0, built.stderr
     root = tmp_path / "azure"

@@ -284,8 +284,8 @@ def upload(tmp_path: Path) -> Path:
     """The Cloud Function upload as scripts/package_gcp.py assembles it."""
     out = tmp_path / "gcp"
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "package_gcp.py"), "--out", str(out)],
-        capture_output=True, text=True, check=True, timeout=60,
+        [sys.executable, "-m", "scripts.package_gcp", "--out", str(out)],
+        capture_output=True, text=True, check=True, timeout=60, cwd=REPO,
     )
     assert "files" in result.stdout
     return out

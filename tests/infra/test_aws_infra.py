@@ -491,19 +491,14 @@ def test_terraform_ses_policy_names_the_sender_and_its_domain(plan: dict[str, An
 
 
 def packaging_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("package_aws", REPO / "scripts" / "package_aws.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("scripts.package_aws")
 
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`scripts/package_aws.py --out DIR`, as `make package-aws` runs it, into a temporary folder."""
     out = tmp_path_factory.mktemp("deploy") / "build"
-    done = run([sys.executable, "scripts/package_aws.py", "--out", str(out)], timeout=300)
+    done = run([sys.executable, "-m", "scripts.package_aws", "--out", str(out)], timeout=300)
     if done.returncode != 0 and "pip could not install" in done.stderr:
         pytest.skip(f"the arm64 dependencies could not be downloaded from PyPI:\n{done.stderr}")
     assert done.returncode == 0, report(done)
