@@ -48,10 +48,8 @@ class Delivery:
             return []
         self._send(outgoing)
         now = self._clock()
-        for alert in [*fresh, *outgoing]:
-            self.store.put(
-                _ledger_key(alert.alert_id), {"sent": isoformat(now)}, expires_at=now + SENT_TTL, version=None
-            )
+        for aid in dict.fromkeys(alert.alert_id for alert in [*fresh, *outgoing]):  # folded ones too, once each
+            self.store.put(_ledger_key(aid), {"sent": isoformat(now)}, expires_at=now + SENT_TTL, version=None)
         return outgoing
 
     def _cap(self, alerts: Sequence[Alert]) -> list[Alert]:

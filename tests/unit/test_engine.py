@@ -172,3 +172,10 @@ def test_every_failing_sink_is_named_once_after_all_sinks_were_tried() -> None:
         Delivery(MemoryStore(), [bad_a, good, bad_b]).deliver(_alerts(1))
     assert str(caught.value) == "sink flaky, other: flaky: simulated outage; other: simulated outage"
     assert len(good.alerts) == 1
+
+
+def test_a_new_term_costs_one_read_and_one_write_of_state_plus_the_ledger() -> None:
+    store = CountingStore(MemoryStore())
+    engine, delivery = Engine([UNUSUAL], store), Delivery(store, [MemorySink()])
+    delivery.deliver(engine.evaluate([read(1)]).alerts)
+    assert (store.reads, store.writes) == (2, 2)  # term read + write, ledger read + write
