@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from core.frozen import fast_init
+
 Cloud = Literal["aws", "gcp", "azure", "k8s"]
 
 #: AuditEvent fields a rule may name in a `field:` condition, group_by, or new_terms.
@@ -34,6 +36,7 @@ FIELDS = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One Kubernetes API request at one stage, whatever cloud logged it.

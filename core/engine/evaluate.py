@@ -6,6 +6,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from core.engine import new_terms, threshold
 from core.engine.alerting import build_alert
@@ -14,6 +15,9 @@ from core.model import Alert, AuditEvent
 from core.rules.schema import Rule
 from core.state.base import Item, Store, get_one
 from core.timeutil import isoformat, parse_time, utcnow
+
+#: Events are applied to state in event-time order; the audit id breaks ties, so results do not depend on input order.
+_EVENT_ORDER = attrgetter("timestamp", "audit_id")
 
 
 @dataclass(slots=True)
@@ -48,8 +52,7 @@ class Engine:
         result = Evaluation()
         now = self._clock()
         for rule in self.rules:
-            test = rule.condition.predicate
-            matched = sorted((e for e in events if test(e)), key=lambda e: (e.timestamp, e.audit_id))
+            matched = sorted(filter(rule.condition.predicate, events), key=_EVENT_ORDER)
             if not matched:
                 continue
             result.matches[rule.id] += len(matched)

@@ -24,10 +24,10 @@ from core.timeutil import isoformat, parse_time
 
 def term_of(spec: NewTermsSpec, event: AuditEvent) -> tuple[str, ...] | None:
     """The term's values, or None when any of them is missing (such events cannot form a term)."""
-    values = tuple(event.get(name) for name in spec.fields)
-    if any(value is None or value == "" for value in values):
+    values = tuple(map(event.get, spec.fields))
+    if None in values or "" in values:
         return None
-    return tuple(str(value) for value in values)
+    return tuple(map(str, values))
 
 
 def state_key(rule: Rule, term: Sequence[str]) -> str:
@@ -61,9 +61,10 @@ def _step(
     assert spec is not None
     state = dict(value) if value else None
     dirty, alerts = False, []
+    last = parse_time(state["last"]) if state else None  # re-read below whenever state["last"] changes
+    expired, stale = _deadlines(last, spec)
     for event in events:
-        last = parse_time(state["last"]) if state else None
-        if state is None or last is None or event.timestamp > last + spec.history_window:
+        if state is None or expired is None or event.timestamp > expired:
             alerted = learning_until is None or event.timestamp >= learning_until
             state = {
                 "first": isoformat(event.timestamp),
@@ -72,19 +73,28 @@ def _step(
                 "alerted": alerted,
                 "term": list(term),
             }
+            last = parse_time(state["last"])
+            expired, stale = _deadlines(last, spec)
             dirty = True
             if alerted:
                 alerts.append(_alert(rule, term, event, state))
         elif state["trigger"] == event.audit_id and state["first"] == isoformat(event.timestamp):
             if state["alerted"]:
                 alerts.append(_alert(rule, term, event, state))
-        elif event.timestamp - last > spec.refresh:
+        elif stale is not None and event.timestamp > stale:
             state["last"] = isoformat(event.timestamp)
+            last = parse_time(state["last"])
+            expired, stale = _deadlines(last, spec)
             dirty = True
     if not dirty or state is None:
         return Outcome(None, None, alerts)
     expires = (parse_time(state["last"]) or now) + spec.history_window + spec.refresh
     return Outcome(state, max(expires, now + spec.history_window + spec.refresh), alerts)
+
+
+def _deadlines(last: datetime | None, spec: NewTermsSpec) -> tuple[datetime | None, datetime | None]:
+    """After these, a sighting is a new term again, and the stored last sighting is worth refreshing."""
+    return (None, None) if last is None else (last + spec.history_window, last + spec.refresh)
 
 
 def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Alert:

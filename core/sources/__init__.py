@@ -6,22 +6,29 @@ A document is detected by its keys (see `detect`) and unwrapped recursively: Lam
 CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
 Pub/Sub message -> LogEntry; JSON arrays and EventLists at any level. Each record is decoded on its
 own, so a bad record never loses its good neighbours.
+
+Given a Prefilter, records that no rule can match are counted (Prefiltered) instead of parsed: EKS log
+messages, AKS properties.log strings and Pub/Sub data after their envelopes are decoded, and a document
+that is one audit Event before it is normalized.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
 from core.model import AuditEvent
 from core.sources import aks, eks, gke, k8s, pubsub
-from core.sources.items import Format, Nested, Origin, Output, Skip
+from core.sources.items import Format, Nested, Origin, Output, Prefiltered, Skip
 from core.sources.kinds import detect
 from core.sources.values import json_type, load_json
 
-__all__ = ["FORMATS", "Format", "Skip", "decode", "detect"]
+if TYPE_CHECKING:
+    from core.prefilter import Prefilter
+
+__all__ = ["FORMATS", "Format", "Prefiltered", "Skip", "decode", "detect"]
 
 FORMATS: tuple[str, ...] = ("auto", "k8s", "eks", "gke", "aks")
 #: Envelopes nest a few levels at most (CloudEvent -> Pub/Sub -> LogEntry; array -> body -> record -> Event).
@@ -54,20 +61,22 @@ def decode(
     *,
     fmt: Format = "auto",
     received_at: datetime,
-) -> Iterator[AuditEvent | Skip]:
+    prefilter: Prefilter | None = None,
+) -> Iterator[AuditEvent | Skip | Prefiltered]:
     """Yield one AuditEvent per good audit record and one Skip per bad or ignored record.
 
     Never raises for any document: input trouble becomes a counted Skip. `fmt` forces a format;
     "auto" detects each document and each envelope's payload; a name outside FORMATS is the caller's
     mistake and raises ConfigError at once. `received_at` is the ingestion time, used only when
-    neither the record nor its envelope carries a timestamp.
+    neither the record nor its envelope carries a timestamp. With a `prefilter`, records it shows no
+    rule can match are yielded as Prefiltered counts instead (never without one).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return _walk(document, fmt, Origin(received_at), depth=0)
+    return _walk(document, fmt, Origin(received_at, prefilter=prefilter), depth=0)
 
 
-def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator[AuditEvent | Skip]:
+def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator[AuditEvent | Skip | Prefiltered]:
     if depth > MAX_DEPTH:
         detail = f"envelopes nest over {MAX_DEPTH} deep"
         yield Skip("too_deep", malformed=True, cloud=origin.cloud, detail=detail)
@@ -77,7 +86,8 @@ def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator
         if isinstance(parsed, Skip):
             yield parsed
             return
-        for item in _step(parsed, fmt, origin):
+        text = document if depth == 0 and isinstance(document, bytes | str) else None
+        for item in _step(parsed, fmt, origin, text):
             if isinstance(item, Nested):
                 yield from _walk(item.document, item.fmt or fmt, item.origin, depth + 1)
             else:
@@ -96,10 +106,13 @@ def _parse(document: object) -> object:
     return document
 
 
-def _step(parsed: object, fmt: Format, origin: Origin) -> Iterable[Output]:
+def _step(parsed: object, fmt: Format, origin: Origin, text: bytes | str | None = None) -> Iterable[Output]:
+    """One level of decoding; `text` is the top-level document's own text, read by the pre-filter."""
     if isinstance(parsed, list):
         return (Nested(element, origin) for element in parsed)
     kind = detect(parsed)
+    if text is not None and isinstance(parsed, dict) and _skips(text, kind, fmt, origin):
+        return (Prefiltered(k8s.cloud_of(parsed, origin)),)
     step = _STEPS.get(kind) if fmt == "auto" or kind in _ACCEPTS[fmt] else None
     if step is not None and isinstance(parsed, dict):
         return step(parsed, origin)
@@ -109,4 +122,10 @@ def _step(parsed: object, fmt: Format, origin: Origin) -> Iterable[Output]:
     expected = "a supported format" if fmt == "auto" else f"{fmt} input"
     detail = f"expected {expected}, found {found}"
     return (Skip("unknown_format", malformed=True, cloud=origin.cloud, detail=detail),)
+
+
+def _skips(text: bytes | str, kind: str, fmt: Format, origin: Origin) -> bool:
+    """True for a document that decodes to one audit Event, as below, and whose text no rule can match."""
+    one_event = kind == "k8s" if fmt == "auto" else fmt == "k8s" and kind != "k8s_list"
+    return one_event and origin.prefilter is not None and not origin.prefilter.admits(text)
 

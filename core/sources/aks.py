@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
-from core.sources.items import Nested, Origin, Output, Skip
+from core.model import AuditEvent
+from core.prefilter import admit_all
+from core.sources import k8s, k8s_text
+from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
+from core.sources.kinds import is_plain_aks_record
 from core.sources.values import as_dict, as_str, audit_id_hint, json_type, load_json, token
 from core.timeutil import parse_time
 
@@ -19,15 +24,33 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     if not isinstance(records, list):
         yield _bad("wrong_type", "records is not an array")
         return
-    inner = Origin(origin.received_at, "azure", origin.cluster, origin.time)
+    inner = Origin(origin.received_at, "azure", origin.cluster, origin.time, origin.prefilter)
+    admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
+    skipped = 0
     for item in records:
-        if isinstance(item, dict):
-            yield Nested(item, inner, "aks")
-        else:
+        if not isinstance(item, dict):
             yield _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
+        elif (log := _audit_log_text(item)) is None:
+            yield Nested(item, inner, "aks")
+        elif admits(log):
+            yield _audit_record(item, log, inner)  # what decoding Nested(item, inner, "aks") gives, sooner
+        else:
+            skipped += 1
+    if skipped:
+        yield Prefiltered("azure", skipped)
 
 
-def record(document: dict[str, Any], origin: Origin) -> tuple[Nested | Skip]:
+def _audit_log_text(item: dict[str, Any]) -> str | None:
+    """properties.log of an audit record as text, when `detect` would name the item an AKS record, else None."""
+    category = item.get("category")
+    if not isinstance(category, str) or category not in AUDIT_CATEGORIES or not is_plain_aks_record(item):
+        return None
+    properties = item.get("properties")
+    log = properties.get("log") if isinstance(properties, dict) else None
+    return log if isinstance(log, str) else None
+
+
+def record(document: dict[str, Any], origin: Origin) -> tuple[AuditEvent | Skip | Nested]:
     """One diagnostic record; other categories (klog text from kube-apiserver, guard, ...) are skipped."""
     category = document.get("category")
     if category is not None and not isinstance(category, str):
@@ -35,12 +58,26 @@ def record(document: dict[str, Any], origin: Origin) -> tuple[Nested | Skip]:
     if category is not None and category not in AUDIT_CATEGORIES:
         return (_ignored("other_category", f"category {token(category)}"),)
     properties = as_dict(document.get("properties"))
-    event = _audit_log(properties.get("log") if properties else None)
-    if isinstance(event, Skip):
-        return (event,)
+    log = properties.get("log") if properties else None
+    if isinstance(log, str):
+        return (_audit_record(document, log, origin),)
+    event = _audit_log(log)
+    return (event,) if isinstance(event, Skip) else (k8s.decoded(event, _inner(document, origin)),)
+
+
+def _audit_record(document: dict[str, Any], log: str, origin: Origin) -> AuditEvent | Skip | Nested:
+    """A kube-audit record whose properties.log is text: read straight into an event when it can be."""
     cluster = _cluster(document) or origin.cluster
-    inner = Origin(origin.received_at, "azure", cluster, parse_time(document.get("time")))
-    return (Nested(event, inner, "k8s"),)
+    event = k8s_text.read(log, Origin(origin.received_at, "azure", cluster, None, origin.prefilter))
+    if event is not None:
+        return event
+    parsed = _audit_log(log)
+    return parsed if isinstance(parsed, Skip) else k8s.decoded(parsed, _inner(document, origin))
+
+
+def _inner(document: dict[str, Any], origin: Origin) -> Origin:
+    cluster = _cluster(document) or origin.cluster
+    return Origin(origin.received_at, "azure", cluster, parse_time(document.get("time")), origin.prefilter)
 
 
 def _audit_log(log: object) -> object:
@@ -64,8 +101,12 @@ def _audit_log(log: object) -> object:
 def _cluster(document: dict[str, Any]) -> str | None:
     """The last segment of resourceId (Azure writes it in upper case), else Panther's source label."""
     resource_id = as_str(document.get("resourceId"))
-    name = resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else None
-    return name.lower() if name else as_str(document.get("p_source_label"))
+    return (_cluster_name(resource_id) if resource_id else None) or as_str(document.get("p_source_label"))
+
+
+@lru_cache(maxsize=64)  # every record of a cluster repeats its resourceId
+def _cluster_name(resource_id: str) -> str | None:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1].lower() or None
 
 
 def _bad(reason: str, detail: str) -> Skip:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-from core.sources.items import Nested, Origin, Output, Skip
+from core.prefilter import admit_all
+from core.sources import k8s, k8s_text
+from core.sources.items import Origin, Output, Prefiltered, Skip
 from core.sources.values import as_dict, as_str, audit_id_hint, b64decode, load_json, token
 from core.timeutil import from_epoch_ms
 
@@ -87,9 +88,19 @@ def data_message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         skip = _ignored("other_log_stream", f"log stream {token(stream)}")
         yield from (skip for _ in log_events)
         return
-    cluster = _cluster(document.get("logGroup"))
+    # Without the envelope's time: `k8s_text.read` reads only events that carry their own.
+    inner = Origin(origin.received_at, "aws", _cluster(document.get("logGroup")), None, origin.prefilter)
+    admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
+    skipped = 0
     for log_event in log_events:
-        yield _log_event(log_event, cluster, origin.received_at)
+        # Inline, not a helper: this runs for every record, and most records end here.
+        message = log_event.get("message") if isinstance(log_event, dict) else None
+        if isinstance(message, str) and not admits(message):
+            skipped += 1
+        else:
+            yield _log_event(log_event, inner)
+    if skipped:
+        yield Prefiltered("aws", skipped)
 
 
 def _is_other_stream(stream: object) -> bool:
@@ -104,7 +115,7 @@ def _cluster(log_group: object) -> str | None:
     return found.group(1) if found else None
 
 
-def _log_event(log_event: object, cluster: str | None, received_at: datetime) -> Nested | Skip:
+def _log_event(log_event: object, inner: Origin) -> Output:
     if not isinstance(log_event, dict):
         return _bad("wrong_type", "logEvents item is not an object")
     message = log_event.get("message")
@@ -112,11 +123,12 @@ def _log_event(log_event: object, cluster: str | None, received_at: datetime) ->
         return _bad("wrong_type", "logEvents message is missing or not a string")
     if message.rstrip().endswith(_TRUNCATED):
         return _bad("truncated_message", f"CloudWatch truncated the event; {audit_id_hint(message)}")
+    event = k8s_text.read(message, inner)
+    if event is not None:
+        return event
+    origin = Origin(inner.received_at, "aws", inner.cluster, from_epoch_ms(log_event.get("timestamp")), inner.prefilter)
     record = load_json(message, cloud="aws", what="logEvents message")
-    if isinstance(record, Skip):
-        return record
-    origin = Origin(received_at, "aws", cluster, from_epoch_ms(log_event.get("timestamp")))
-    return Nested(record, origin, "k8s")
+    return record if isinstance(record, Skip) else k8s.decoded(record, origin)
 
 
 def _bad(reason: str, detail: str) -> Skip:

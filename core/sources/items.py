@@ -1,12 +1,16 @@
-"""What a decoding step yields: a Skip, a Nested payload to decode again, and the Origin it came from."""
+"""What a decoding step yields: a Skip, a Prefiltered count, a Nested payload to decode again, and the Origin."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from core.frozen import fast_init
 from core.model import AuditEvent, Cloud
+
+if TYPE_CHECKING:
+    from core.prefilter import Prefilter
 
 Format = Literal["auto", "k8s", "eks", "gke", "aks"]
 
@@ -27,6 +31,19 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class Prefiltered:
+    """Audit records skipped unparsed: their text shows that no rule can match them (see core.prefilter).
+
+    They are counted as events of `cloud` (the envelope's, else what the record says); a broken record
+    skipped this way is therefore never counted as malformed.
+    """
+
+    cloud: str
+    count: int = 1
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Origin:
     """What the envelope knows about a record that the record itself may not."""
 
@@ -35,6 +52,8 @@ class Origin:
     cluster: str | None = None
     #: The envelope's timestamp: the event's time when the record carries none.
     time: datetime | None = None
+    #: Set when records no rule can match may be skipped before they are parsed.
+    prefilter: Prefilter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,4 +68,4 @@ class Nested:
     fmt: Format | None = None
 
 
-Output: TypeAlias = AuditEvent | Skip | Nested
+Output: TypeAlias = AuditEvent | Skip | Prefiltered | Nested

@@ -8,6 +8,10 @@ from typing import Any
 _EVENT_KEYS = ("objectRef", "user", "auditID", "requestURI", "stage")
 _PUBSUB_MESSAGE_KEYS = ("messageId", "message_id", "publishTime", "publish_time", "attributes")
 _AKS_RECORD_KEYS = ("properties", "resourceId", "operationName")
+#: Without any of these keys, none of the Kubernetes, EKS or CloudEvent checks can match (a quick way past them).
+_EARLY_KEYS = frozenset({"kind", "verb", "awslogs", "logEvents", "messageType", "specversion"})
+#: Keys by which `detect` may recognise a kind before it looks for an AKS record's `category`.
+_BEFORE_AKS_RECORD = _EARLY_KEYS | {"message", "data", "protoPayload", "logName", "records"}
 
 
 def detect(obj: object) -> str:
@@ -21,6 +25,8 @@ def detect(obj: object) -> str:
         return "array"
     if not isinstance(obj, dict):
         return "unknown"
+    if _EARLY_KEYS.isdisjoint(obj):
+        return _detect_later_envelope(obj) or "unknown"
     return _detect_k8s(obj) or _detect_envelope(obj) or "unknown"
 
 
@@ -47,6 +53,10 @@ def _detect_envelope(obj: dict[str, Any]) -> str | None:
         return "eks_data"
     if "specversion" in obj:
         return "cloudevent"
+    return _detect_later_envelope(obj)
+
+
+def _detect_later_envelope(obj: dict[str, Any]) -> str | None:
     if isinstance(obj.get("message"), dict):
         return "pubsub"
     if "data" in obj and any(key in obj for key in _PUBSUB_MESSAGE_KEYS):
@@ -58,3 +68,10 @@ def _detect_envelope(obj: dict[str, Any]) -> str | None:
     if "category" in obj and any(key in obj for key in _AKS_RECORD_KEYS):
         return "aks_record"
     return None
+
+
+def is_plain_aks_record(obj: dict[str, Any]) -> bool:
+    """A quick test, for the hot path: True only when `detect(obj)` is "aks_record" (not for every such obj)."""
+    if not _BEFORE_AKS_RECORD.isdisjoint(obj) or "category" not in obj:
+        return False
+    return "properties" in obj or "resourceId" in obj or "operationName" in obj  # _AKS_RECORD_KEYS, unrolled

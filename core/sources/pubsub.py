@@ -8,29 +8,28 @@ LogEntry itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from core.sources.items import Nested, Origin, Output, Skip
+from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
 from core.sources.values import NOTHING, as_dict, b64decode, load_json
 from core.timeutil import parse_time
 
 #: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
 _LOG_TIME_ATTRIBUTE = "logging.googleapis.com/timestamp"
+_ONE_PREFILTERED = Prefiltered("gcp")
 
 
-def message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
+def message(document: dict[str, Any], origin: Origin) -> tuple[Output]:
     """A push body or a pulled message: base64 `data` holding one JSON document (a LogEntry)."""
     envelope = as_dict(document.get("message")) or document
     data = envelope.get("data")
     if data is None:
-        yield _bad("missing_fields", "Pub/Sub message without data")
-        return
+        return (_bad("missing_fields", "Pub/Sub message without data"),)
     if not isinstance(data, str):
-        yield _bad("wrong_type", "Pub/Sub message data is not a string")
-        return
-    yield _decoded(data, "Pub/Sub message data", _origin(origin, _message_time(envelope)))
+        return (_bad("wrong_type", "Pub/Sub message data is not a string"),)
+    return (_decoded(data, "Pub/Sub message data", origin, lambda: _origin(origin, _message_time(envelope))),)
 
 
 def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
@@ -42,16 +41,22 @@ def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     elif isinstance(data, str):
         yield _parsed(load_json(data, cloud="gcp", what="CloudEvent data"), inner)
     elif isinstance(document.get("data_base64"), str):
-        yield _decoded(document["data_base64"], "CloudEvent data_base64", inner)
+        yield _decoded(document["data_base64"], "CloudEvent data_base64", origin, lambda: inner)
     else:
         yield _bad("missing_fields", "CloudEvent without data")
 
 
-def _decoded(data: str, what: str, origin: Origin) -> Nested | Skip:
+def _decoded(data: str, what: str, outer: Origin, inner: Callable[[], Origin]) -> Nested | Skip | Prefiltered:
+    """base64 `data` holding one JSON document, skipped unparsed when the pre-filter shows no rule can match.
+
+    `inner` makes the payload's origin, only for a payload that is parsed (reading its time has a cost).
+    """
     raw = b64decode(data)
     if raw is None:
         return _bad("bad_base64", f"{what} is not valid base64")
-    return _parsed(load_json(raw, cloud="gcp", what=f"decoded {what}"), origin)
+    if outer.prefilter is not None and not outer.prefilter.raw.admits_document(raw):
+        return _ONE_PREFILTERED
+    return _parsed(load_json(raw, cloud="gcp", what=f"decoded {what}"), inner())
 
 
 def _parsed(document: object, origin: Origin) -> Nested | Skip:
@@ -68,7 +73,7 @@ def _message_time(envelope: dict[str, Any]) -> datetime | None:
 
 
 def _origin(outer: Origin, time: datetime | None) -> Origin:
-    return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time)
+    return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time, outer.prefilter)
 
 
 def _bad(reason: str, detail: str) -> Skip:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -79,9 +78,9 @@ def load_json(data: bytes | bytearray | memoryview | str, *, cloud: str | None, 
 
 
 def b64decode(text: str) -> bytes | None:
-    """Strict standard base64, or None."""
+    """Strict standard base64, or None (base64.b64decode(validate=True) without its wrapper's cost)."""
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         return None
 

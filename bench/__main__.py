@@ -1,0 +1,81 @@
+"""`python -m bench`: run every measurement, print the tables, write bench/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import cold_start, machine, memory, speed, state_cost
+from bench.report import Row, cold_start_table, memory_line, speed_table, state_table
+from bench.traffic import CLOUDS, SCENARIOS, wire_documents
+from core.rules.loader import load_rules
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def main() -> None:
+    options = _options()
+    started = time.perf_counter()
+    core = machine.pin_to_one_core()
+    results: dict[str, Any] = {"machine": machine.describe()}
+    rules = load_rules()
+    print(_header(results["machine"], core))
+    peak = memory.measure(events=options.memory_events)  # first: the child starts with this process's peak
+
+    rows = []
+    for scenario in SCENARIOS:
+        for fmt in CLOUDS:
+            documents = list(wire_documents(scenario, fmt, events=options.events))
+            timings = speed.measure(fmt, documents, rules, rounds=options.rounds, chunk_events=options.chunk)
+            rows.append(Row(scenario.name, fmt, timings))
+            print(f"  measured {scenario.name} {fmt}", flush=True)
+    print("\n" + speed_table(rows, rounds=options.rounds))
+    results["speed"] = {
+        "settings": {"events": options.events, "rounds": options.rounds, "chunk_events": options.chunk,
+                     "clock": "process CPU time on one pinned core, best of the rounds"},
+        "rows": [row.as_dict() for row in rows],
+    }  # fmt: skip
+
+    costs = state_cost.measure(rules)
+    print("\n" + state_table(costs))
+    results["state_cost"] = [{**asdict(cost), "requests": cost.requests, "per_1000": round(cost.per_1000(), 2)}
+                             for cost in costs]  # fmt: skip
+
+    starts = cold_start.measure()
+    print("\n" + cold_start_table(starts))
+    results["cold_start"] = [{**asdict(start), "target_ms": cold_start.TARGET_MS, "met": start.ok} for start in starts]
+
+    print("\n" + memory_line(peak))
+    results["memory"] = {**asdict(peak), "target_mb": memory.TARGET_MB, "met": peak.ok}
+
+    results["machine"]["load_average_after"] = machine.describe()["load_average"]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    options.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nWrote {options.output} in {results['seconds']:.0f} s.")
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--events", type=int, default=40_000, help="events per scenario and format")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement; the best is kept")
+    parser.add_argument("--chunk", type=int, default=2_000, help="events per process() call")
+    parser.add_argument("--memory-events", type=int, default=100_000, help="events in the memory probe's batch")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the results (JSON)")
+    return parser.parse_args()
+
+
+def _header(described: dict[str, Any], core: int | None) -> str:
+    pinned = f"pinned to core {core}" if core is not None else "not pinned"
+    load = " ".join(str(value) for value in described["load_average"])
+    return (
+        f"secretwatch bench: {described['cpu_model']}, {described['cores']} cores ({pinned}), "
+        f"Python {described['python']}, load average {load}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Skip audit records no rule can match by searching their raw text, before parsing them.
+
+The sources apply it to each record's text after its envelope is decoded: EKS logEvents messages, AKS
+properties.log strings, Pub/Sub data after base64, and a document that is one audit Event. Skipped records
+are counted (core.sources.items.Prefiltered), never parsed, normalized or evaluated.
+
+Each rule's compiled condition lists clauses every event it accepts satisfies (`Compiled.requires`): "field F
+contains one of these strings", from `equals`, `in`, `prefix` and `contains` reached through `all` and `any`
+(never through `not`). For the fields below, every source copies the event's value verbatim out of one JSON
+string of the record (GKE splits resourceName and methodName, which keeps each part verbatim), so the string
+is in the record's raw text too. A record whose text lacks, for every rule, some clause's strings cannot
+match any rule, and the sources count it as prefiltered instead of parsing it.
+
+Not verbatim, so never used: cloud and cluster (from the envelope), audit_id (may be a hash), request_uri,
+response_code and decision (GKE rebuilds them from resourceName, gRPC codes and grants).
+
+Assumption: producers do not \\u-escape ASCII letters and digits in JSON strings. Encoders escape quotes,
+backslashes and control characters, and some escape `/`, `<`, `>`, `&` or all non-ASCII text (Go's
+encoding/json, Python's json), so only the longest run of ASCII letters and digits of each string is
+searched for; a string without one makes its clause unusable. When any rule has no usable clause, nothing
+can be skipped and `for_rules` returns None.
+
+Only text that looks like an audit record is ever skipped: shaped like one JSON object (`{...}`, maybe with a
+final newline) and naming `k8s.io`, as the apiVersion `audit.k8s.io/v1` of current audit Events and the
+serviceName of GKE entries do (a record without it is simply parsed). So klog text, a message CloudWatch cut
+off, a bare `{"kind": "Event"}` or a LogEntry of another Google service is still parsed and counted as
+malformed or ignored. A broken record that does look like an audit record is skipped unparsed and counted as
+a prefiltered event; duplicates among skipped records are not detected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import AnyStr, Generic
+
+from core.rules.conditions import Clause
+from core.rules.schema import Rule
+
+#: Fields whose value is a verbatim part of one JSON string in the record (an element, for tuple fields).
+VERBATIM_FIELDS = frozenset({
+    "stage", "verb", "resource", "subresource", "namespace", "name", "api_group", "api_version", "username",
+    "impersonated_user", "groups", "source_ips", "source_ip", "user_agent", "response_message",
+})  # fmt: skip
+#: Any text holding an envelope whose payload is base64 or gzip (Pub/Sub `data`, CloudEvent `data_base64`,
+#: `awslogs.data`) has this key in plain JSON, so such text is never skipped where envelopes are decoded.
+ENCODED_PAYLOAD_KEY = '"data'
+#: In every audit record's text (see above); records without it are always parsed.
+AUDIT_MARK = "k8s.io"
+_SAFE_RUN = re.compile(r"[A-Za-z0-9]+")
+
+Needles = tuple[tuple[str, ...], ...]  # every clause must find one of its strings
+
+
+@dataclass(frozen=True, slots=True)
+class Search(Generic[AnyStr]):
+    """The tests in one text type (str or bytes); `shared` clauses are required by every rule."""
+
+    shared: tuple[tuple[AnyStr, ...], ...]
+    #: Per rule, its other clauses; empty when some rule needs nothing beyond `shared`.
+    rest: tuple[tuple[tuple[AnyStr, ...], ...], ...]
+    payload_key: AnyStr
+    audit_mark: AnyStr
+    opening: AnyStr
+    closings: tuple[AnyStr, AnyStr]
+
+    def admits(self, record: AnyStr) -> bool:
+        """False only for text that looks like an audit record and that no rule can match."""
+        if self._may_match(record) or self.audit_mark not in record:
+            return True
+        return not (record.startswith(self.opening) and record.endswith(self.closings))
+
+    def admits_document(self, text: AnyStr) -> bool:
+        """Like `admits`, for text that may still be an envelope: kept when it may hold an encoded payload."""
+        return self.admits(text) or self.payload_key in text
+
+    def _may_match(self, text: AnyStr) -> bool:
+        for clause in self.shared:
+            for needle in clause:
+                if needle in text:
+                    break
+            else:
+                return False
+        return not self.rest or any(all(_found(clause, text) for clause in clauses) for clauses in self.rest)
+
+
+def _found(clause: tuple[AnyStr, ...], text: AnyStr) -> bool:
+    return any(needle in text for needle in clause)
+
+
+@dataclass(frozen=True, slots=True)
+class Prefilter:
+    """Text tests derived from the loaded rules; build with `Prefilter.for_rules`."""
+
+    #: Per rule, the strings its clauses need (shown by tests and documentation).
+    needles: tuple[Needles, ...]
+    #: The tests for str records (EKS messages, AKS logs) and for bytes ones (Pub/Sub data, raw lines).
+    text: Search[str]
+    raw: Search[bytes]
+
+    @classmethod
+    def for_rules(cls, rules: Sequence[Rule]) -> Prefilter | None:
+        per_rule = tuple(needles_of(rule.condition.requires) for rule in rules)
+        if not per_rule or not all(per_rule):
+            return None
+        weakest = _weakest(per_rule)
+        text = _search(weakest, (ENCODED_PAYLOAD_KEY, AUDIT_MARK, "{", ("}", "}\n")))
+        raw = _search(
+            tuple(map(_encoded, weakest)), (ENCODED_PAYLOAD_KEY.encode(), AUDIT_MARK.encode(), b"{", (b"}", b"}\n"))
+        )
+        return cls(per_rule, text, raw)
+
+    def admits(self, record: str | bytes) -> bool:
+        """False when the text looks like an audit record and no rule can match it."""
+        return self.raw.admits(record) if isinstance(record, bytes) else self.text.admits(record)
+
+
+def needles_of(requires: Iterable[Clause]) -> Needles:
+    """The usable clauses as strings to search for, longest first (longer strings are rarer and quicker)."""
+    found = []
+    for clause in requires:
+        needles = {_needle(text) for _, text in clause}
+        if all(field in VERBATIM_FIELDS for field, _ in clause) and "" not in needles:
+            found.append(tuple(sorted(needles, key=lambda needle: (-len(needle), needle))))
+    return tuple(sorted(found, key=lambda clause: (-min(map(len, clause)), clause)))
+
+
+def _weakest(per_rule: tuple[Needles, ...]) -> tuple[Needles, ...]:
+    """The rules' needles without those of any rule whose needs imply another's: either may match only if the
+    weaker one may, so testing the weaker alone gives the same answer with fewer searches."""
+    kept: list[Needles] = []
+    for needles in sorted(set(per_rule)):
+        if any(_implies(needles, other) for other in kept):
+            continue
+        kept = [other for other in kept if not _implies(other, needles)] + [needles]
+    return tuple(kept)
+
+
+def _implies(stronger: Needles, weaker: Needles) -> bool:
+    """Every clause of `weaker` holds whenever all of `stronger` do: some clause of `stronger` is a subset of it."""
+    return all(any(set(clause) <= set(other) for clause in stronger) for other in weaker)
+
+
+def _needle(text: str) -> str:
+    """The longest run of ASCII letters and digits in `text` (the first of equal ones), or ""."""
+    return max(_SAFE_RUN.findall(text), key=len, default="")
+
+
+def _encoded(needles: Needles) -> tuple[tuple[bytes, ...], ...]:
+    return tuple(tuple(needle.encode("ascii") for needle in clause) for clause in needles)
+
+
+def _search(
+    per_rule: tuple[tuple[tuple[AnyStr, ...], ...], ...],
+    marks: tuple[AnyStr, AnyStr, AnyStr, tuple[AnyStr, AnyStr]],
+) -> Search[AnyStr]:
+    """`marks`: the encoded-payload key, the audit mark, and the opening and closings of a JSON object."""
+    shared = tuple(clause for clause in per_rule[0] if all(clause in clauses for clauses in per_rule[1:]))
+    rest = tuple(tuple(clause for clause in clauses if clause not in shared) for clauses in per_rule)
+    return Search(shared, rest if all(rest) else (), *marks)
+
+
+def admit_all(record: str | bytes) -> bool:
+    """The test used without a pre-filter: every record is parsed."""
+    return True
