@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from scripts.zipping import prune, write_zip
+from scripts.zipping import prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Provided by the Lambda Python runtime; bundling them would only add megabytes.
@@ -99,12 +99,8 @@ def build(out: Path, root: Path = ROOT) -> Path:
     prune(target)
     archive = out / "secretwatch-aws.zip"
     count = write_zip(target, archive)
-    print(f"{_shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files")
+    print(f"{shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files")
     return archive
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.zipping import prune, write_zip
+from scripts.zipping import prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
@@ -103,12 +103,8 @@ def build(out: Path, *, remote_build: bool = False, root: Path = ROOT) -> Path:
     archive = out / "secretwatch-azure.zip"
     count = write_zip(target, archive)
     how = "Azure installs requirements.txt" if remote_build else f"dependencies in {SITE_PACKAGES.parts[0]}"
-    print(f"{_shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files ({how})")
+    print(f"{shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files ({how})")
     return archive
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,3 +32,8 @@ def prune(target: Path) -> None:
     for cache in sorted(target.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache)
     shutil.rmtree(target / "bin", ignore_errors=True)
+
+
+def shown(path: Path) -> str:
+    """The path relative to the working directory when it is inside it, for messages."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

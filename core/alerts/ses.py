@@ -14,10 +14,10 @@ from urllib.parse import SplitResult, unquote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, NoRegionError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from core.alerts import render
+from core.alerts.aws_errors import explain_local
 from core.alerts.base import describe_uri, uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
@@ -101,7 +101,7 @@ class SesSink:
         except ClientError as exc:
             raise DeliveryError(self.label, self._explain(exc)) from exc
         except BotoCoreError as exc:
-            raise DeliveryError(self.label, _explain_local(exc)) from exc
+            raise DeliveryError(self.label, explain_local(exc, service="SES", attempts=MAX_ATTEMPTS)) from exc
 
     def close(self) -> None:
         if self._owns_client:
@@ -175,13 +175,3 @@ def _content(alerts: Sequence[Alert]) -> dict[str, Any]:
             "Html": {"Data": render.render_html(alerts), "Charset": "UTF-8"},
         },
     }
-
-
-def _explain_local(exc: BotoCoreError) -> str:
-    """What went wrong before SES answered: credentials, the network, or the request itself."""
-    said = render.clean_text(exc, limit=300)
-    if isinstance(exc, NoCredentialsError):
-        return "no AWS credentials found; use an IAM role or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return f"SES cannot be reached after {MAX_ATTEMPTS} attempts ({said}); the batch will be retried"
-    return f"the SES request failed before it was sent ({type(exc).__name__}: {said})"

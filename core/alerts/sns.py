@@ -25,10 +25,10 @@ from urllib.parse import SplitResult, unquote
 import boto3
 import orjson
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.alerts import render
+from core.alerts.aws_errors import explain_local
 from core.alerts.base import describe_uri, uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert, AlertContext
@@ -172,7 +172,7 @@ class SnsSink:
         except ClientError as exc:
             raise DeliveryError(self.label, self._explain(exc)) from exc
         except BotoCoreError as exc:
-            raise DeliveryError(self.label, _explain_local(exc)) from exc
+            raise DeliveryError(self.label, explain_local(exc, service="SNS", attempts=MAX_ATTEMPTS)) from exc
         failed: list[dict[str, Any]] = response.get("Failed", [])
         return failed
 
@@ -292,13 +292,3 @@ def _failures(failed: list[dict[str, Any]], total: int) -> str:
     first = failed[0]
     said = render.clean_text(first.get("Message"), limit=300)
     return f"{len(failed)} of {total} messages (first: {first.get('Code', 'unknown')}: {said})"
-
-
-def _explain_local(exc: BotoCoreError) -> str:
-    """What went wrong before SNS answered: credentials, the network, or the request itself."""
-    said = render.clean_text(exc, limit=300)
-    if isinstance(exc, NoCredentialsError):
-        return "no AWS credentials found; use an IAM role or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return f"SNS cannot be reached after {MAX_ATTEMPTS} attempts ({said}); the batch will be retried"
-    return f"the SNS request failed before it was sent ({type(exc).__name__}: {said})"
