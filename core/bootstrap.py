@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.alerts.registry import open_sinks
 from core.config import Settings
 from core.errors import ConfigError
@@ -18,3 +20,12 @@ def build_pipeline(settings: Settings) -> Pipeline:
             "SECRETWATCH_SINKS is empty: name at least one sink, e.g. sns://TOPIC_ARN or jsonl://-"
         )
     return Pipeline(load_rules(), open_store(settings.store), sinks, learning_period=settings.learning_period)
+
+
+def pipeline_from_env(report: Callable[[str], object]) -> Pipeline:
+    """The pipeline the environment describes; a ConfigError is first reported in one line, then raised."""
+    try:
+        return build_pipeline(Settings.from_env())
+    except ConfigError as exc:
+        report(f"secretwatch is misconfigured: {exc}")
+        raise

@@ -25,9 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.bootstrap import build_pipeline
-from core.config import Settings
-from core.errors import ConfigError
+from core.bootstrap import pipeline_from_env
 from core.pipeline import Pipeline, Summary
 
 logger = Logger(service="secretwatch")
@@ -37,11 +35,7 @@ metrics = Metrics(namespace="secretwatch", service="secretwatch")
 @functools.cache
 def pipeline() -> Pipeline:
     """Built once per warm container, so clients and the cache of known terms are reused (tests: cache_clear)."""
-    try:
-        return build_pipeline(Settings.from_env())
-    except ConfigError as exc:
-        logger.error(f"secretwatch is misconfigured: {exc}")
-        raise
+    return pipeline_from_env(logger.error)
 
 
 @metrics.log_metrics

@@ -40,9 +40,7 @@ from typing import Any, List  # noqa: UP035 - see aks_audit
 import azure.functions as func
 import orjson
 
-from core.bootstrap import build_pipeline
-from core.config import Settings
-from core.errors import ConfigError
+from core.bootstrap import pipeline_from_env
 from core.pipeline import Pipeline, Summary
 from core.timeutil import isoformat
 
@@ -66,11 +64,7 @@ _evaluating = threading.Lock()
 @functools.cache
 def pipeline() -> Pipeline:
     """Built once per worker process, so store clients and the cache of known terms are reused."""
-    try:
-        return build_pipeline(Settings.from_env())
-    except ConfigError as exc:
-        log.error("secretwatch is misconfigured: %s", exc)
-        raise
+    return pipeline_from_env(log.error)
 
 
 def reset_pipeline() -> None:

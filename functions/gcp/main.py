@@ -40,9 +40,8 @@ import functions_framework
 import orjson
 from cloudevents.http import CloudEvent
 
-from core.bootstrap import build_pipeline
-from core.config import Settings
-from core.errors import ConfigError, SecretwatchError
+from core.bootstrap import pipeline_from_env
+from core.errors import SecretwatchError
 from core.pipeline import Document, Pipeline
 from functions.gcp.logs import configure_json_logging, json_fields
 
@@ -53,11 +52,7 @@ _one_at_a_time = threading.Lock()
 @functools.cache
 def pipeline() -> Pipeline:
     """Built once per instance and reused with its clients and known terms; `cache_clear()` forgets it."""
-    try:
-        return build_pipeline(Settings.from_env())
-    except ConfigError as exc:
-        log.critical(f"secretwatch is misconfigured: {exc}")
-        raise
+    return pipeline_from_env(log.critical)
 
 
 @functions_framework.cloud_event
