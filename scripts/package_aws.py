@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from scripts.zipping import prune, shown, write_zip
+from scripts.bundle import PackageError, pip_install, prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Provided by the Lambda Python runtime; bundling them would only add megabytes.
@@ -36,10 +35,6 @@ PIP_TARGET_FLAGS = (
 SOURCES = ("core", "functions/__init__.py", "functions/aws")
 NOT_PACKAGED = frozenset({"core/demo"})
 SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
-
-
-class PackageError(Exception):
-    """The package could not be built; the message says why."""
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
@@ -57,16 +52,8 @@ def _name(requirement: str) -> str:
 
 
 def install_dependencies(requirements: Iterable[str], target: Path) -> None:
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        *PIP_TARGET_FLAGS, "--target", str(target), *requirements,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise PackageError(
-            "pip could not install the arm64 wheels for Python 3.11 (is PyPI reachable?):\n"
-            + (done.stderr.strip() or done.stdout.strip())
-        )
+    failure = "pip could not install the arm64 wheels for Python 3.11 (is PyPI reachable?)"
+    pip_install(target, PIP_TARGET_FLAGS, [*requirements], failure)
 
 
 def copy_sources(root: Path, target: Path) -> None:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from scripts.zipping import prune, shown, write_zip
+from scripts.bundle import PackageError, pip_install, prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
@@ -48,10 +47,6 @@ from functions.azure.function_app import app
 
 __all__ = ["app"]
 '''
-
-
-class PackageError(Exception):
-    """The package could not be built; the message says why."""
 
 
 def copy_app(root: Path, target: Path) -> None:
@@ -79,16 +74,11 @@ def _ignored(directory: str, names: list[str]) -> set[str]:
 
 
 def install_dependencies(requirements: Path, target: Path) -> None:
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        *PIP_TARGET_FLAGS, "--target", str(target), "--requirement", str(requirements),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise PackageError(
-            "pip could not install the Linux x86-64 wheels for Python 3.11 (is PyPI reachable? "
-            "--remote-build leaves the install to Azure):\n" + (done.stderr.strip() or done.stdout.strip())
-        )
+    failure = (
+        "pip could not install the Linux x86-64 wheels for Python 3.11 "
+        "(is PyPI reachable? --remote-build leaves the install to Azure)"
+    )
+    pip_install(target, PIP_TARGET_FLAGS, ["--requirement", str(requirements)], failure)
 
 
 def build(out: Path, *, remote_build: bool = False, root: Path = ROOT) -> Path:

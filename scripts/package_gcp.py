@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from scripts.zipping import write_zip
+from scripts.bundle import write_zip
 
 REPO = Path(__file__).resolve().parents[1]
 SHIM = '''"""Cloud Functions entry point `handle_pubsub`; the code lives in functions/gcp/main.py."""

@@ -1,13 +1,30 @@
-"""Reproducible zips and tidy package folders, shared by the three cloud packagers."""
+"""What the cloud packagers share: installing wheels into a folder, tidying it, zipping it reproducibly."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record: same inputs, same bytes
+
+
+class PackageError(Exception):
+    """A package cannot be built; the message says why."""
+
+
+def pip_install(target: Path, platform_flags: Sequence[str], requirements: Sequence[str], failure: str) -> None:
+    """Install `requirements` (pip arguments) into `target` for the function's platform; PackageError if pip fails."""
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        *platform_flags, "--target", str(target), *requirements,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PackageError(f"{failure}:\n" + (done.stderr.strip() or done.stdout.strip()))
 
 
 def files(root: Path) -> Iterator[Path]:
