@@ -6,12 +6,12 @@ An `internal_error` Skip means decode's safety net caught a bug, so it fails the
 from __future__ import annotations
 
 import base64
-import dataclasses
 import gzip
 import os
 from datetime import UTC
 from typing import Any
 
+import msgspec
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -183,9 +183,7 @@ def test_real_envelopes_cut_or_with_random_bytes(data: st.DataObject) -> None:
 
     if is_json(mutated):
         return
-    assert [(item.reason, item.malformed) for item in items if isinstance(item, Skip)] == [
-        ("invalid_json", True)
-    ]
+    assert [(item.reason, item.malformed) for item in items if isinstance(item, Skip)] == [("invalid_json", True)]
 
 
 @FUZZ
@@ -254,13 +252,9 @@ def test_one_event_normalizes_the_same_raw_in_eks_and_in_aks(event: dict[str, An
         "logStream": "kube-apiserver-audit-1",
         "logEvents": [{"id": "1", "timestamp": 0, "message": text}],
     }
-    aks = {
-        "records": [{"category": "kube-audit", "properties": {"log": text + "\n"}, "resourceId": "/X/PROD"}]
-    }
+    aks = {"records": [{"category": "kube-audit", "properties": {"log": text + "\n"}, "resourceId": "/X/PROD"}]}
 
-    raw_event, eks_event, aks_event = (
-        assert_total(document)[0] for document in (event, awslogs_event(eks), aks)
-    )
+    raw_event, eks_event, aks_event = (assert_total(document)[0] for document in (event, awslogs_event(eks), aks))
 
     assert isinstance(raw_event, AuditEvent)
     assert isinstance(eks_event, AuditEvent)
@@ -272,6 +266,4 @@ def test_one_event_normalizes_the_same_raw_in_eks_and_in_aks(event: dict[str, An
         "prod",
     )
     for cloud_event in (eks_event, aks_event):
-        assert cloud_event == dataclasses.replace(
-            raw_event, cloud=cloud_event.cloud, cluster=cloud_event.cluster
-        )
+        assert cloud_event == msgspec.structs.replace(raw_event, cloud=cloud_event.cloud, cluster=cloud_event.cluster)
