@@ -98,12 +98,13 @@ class Pipeline:
         progress: Callable[[int], None] | None = None,
     ) -> Summary:
         summary = Summary()
+        received_at = self._clock()  # one time of receipt per call, as one invocation receives its whole batch
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []
         seen: set[tuple[str, str | None]] = set()
         for document in documents:
             summary.documents += 1
-            items = decode(document, fmt=fmt, received_at=self._clock(), prefilter=self.prefilter)  # type: ignore[arg-type]
+            items = decode(document, fmt=fmt, received_at=received_at, prefilter=self.prefilter)  # type: ignore[arg-type]
             for item in items:
                 if isinstance(item, AuditEvent):
                     key = (item.audit_id, item.stage)

@@ -67,9 +67,11 @@ class Search(Generic[AnyStr]):
 
     def admits(self, record: AnyStr) -> bool:
         """False only for text that looks like an audit record and that no rule can match."""
-        if self._may_match(record) or self.audit_mark not in record:
-            return True
-        return not (record.startswith(self.opening) and record.endswith(self.closings))
+        return (
+            self._may_match(record)
+            or self.audit_mark not in record
+            or not (record.startswith(self.opening) and record.endswith(self.closings))
+        )
 
     def admits_document(self, text: AnyStr) -> bool:
         """Like `admits`, for text that may still be an envelope: kept when it may hold an encoded payload."""

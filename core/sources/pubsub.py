@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from core.sources import pubsub_text
 from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
+from core.sources.pubsub_text import LOG_TIME_ATTRIBUTE
 from core.sources.values import NOTHING, as_dict, b64decode, load_json
 from core.timeutil import parse_time
 
-#: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
-_LOG_TIME_ATTRIBUTE = "logging.googleapis.com/timestamp"
 _ONE_PREFILTERED = Prefiltered("gcp")
 
 
@@ -30,6 +30,12 @@ def message(document: dict[str, Any], origin: Origin) -> tuple[Output]:
     if not isinstance(data, str):
         return (_bad("wrong_type", "Pub/Sub message data is not a string"),)
     return (_decoded(data, "Pub/Sub message data", origin, lambda: _origin(origin, _message_time(envelope))),)
+
+
+def read_message(message: pubsub_text.Message, origin: Origin) -> Output:
+    """A push body read by pubsub_text: what `message` gives for it, its data already decoded."""
+    data = message.data or b""
+    return _payload(data, "Pub/Sub message data", origin, lambda: pubsub_text.payload_origin(message, origin))
 
 
 def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
@@ -54,6 +60,10 @@ def _decoded(data: str, what: str, outer: Origin, inner: Callable[[], Origin]) -
     raw = b64decode(data)
     if raw is None:
         return _bad("bad_base64", f"{what} is not valid base64")
+    return _payload(raw, what, outer, inner)
+
+
+def _payload(raw: bytes, what: str, outer: Origin, inner: Callable[[], Origin]) -> Nested | Skip | Prefiltered:
     if outer.prefilter is not None and not outer.prefilter.raw.admits_document(raw):
         return _ONE_PREFILTERED
     return _parsed(load_json(raw, cloud="gcp", what=f"decoded {what}"), inner())
@@ -66,7 +76,7 @@ def _parsed(document: object, origin: Origin) -> Nested | Skip:
 def _message_time(envelope: dict[str, Any]) -> datetime | None:
     attributes = as_dict(envelope.get("attributes")) or NOTHING
     return (
-        parse_time(attributes.get(_LOG_TIME_ATTRIBUTE))
+        parse_time(attributes.get(LOG_TIME_ATTRIBUTE))
         or parse_time(envelope.get("publishTime"))
         or parse_time(envelope.get("publish_time"))
     )

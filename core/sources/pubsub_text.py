@@ -1,0 +1,78 @@
+"""Read a Pub/Sub push body's JSON text in one typed pass, its base64 `data` decoded on the way (msgspec).
+
+The fast way for the documents GKE delivery gives most: a push body holding one LogEntry. msgspec decodes the
+envelope and the base64 payload together, in about a third of the time orjson and binascii take, and reads
+nothing of the envelope but `message.data` and the times. `read` gives the message, from which
+`payload_origin` makes the Origin pubsub.message would, or None when it cannot promise the general way's
+result, and the caller then takes that way. None for:
+- text that is not bytes of ASCII: orjson refuses invalid UTF-8 anywhere, msgspec only in the fields it reads;
+- text that is not JSON or not one object, or a field it reads of an unexpected type;
+- a document that `detect` might name something other than a push body (any of its early keys present);
+- a `message` that is not an object or holds no non-empty, strictly valid base64 `data`.
+
+One difference remains, as in core.sources.k8s_text: a number beyond the range of a double in a field that is
+never read makes orjson refuse the document, while msgspec skips it unread.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from core.sources.items import Origin
+from core.timeutil import parse_time
+
+#: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
+LOG_TIME_ATTRIBUTE = "logging.googleapis.com/timestamp"
+_ABSENT = msgspec.Raw()
+
+
+class _Attributes(msgspec.Struct, gc=False):
+    log_time: str | None = msgspec.field(default=None, name=LOG_TIME_ATTRIBUTE)
+
+
+class Message(msgspec.Struct, gc=False):
+    """The fields of a Pub/Sub message that decoding reads."""
+
+    data: bytes | None = None
+    attributes: _Attributes | None = None
+    publishTime: str | None = None
+    publish_time: str | None = None
+
+
+class _Push(msgspec.Struct, gc=False):
+    message: Message | None = None
+    # The keys kinds.detect looks at before `message`: with any of them, leave the document to the general way.
+    kind: msgspec.Raw = _ABSENT
+    verb: msgspec.Raw = _ABSENT
+    awslogs: msgspec.Raw = _ABSENT
+    logEvents: msgspec.Raw = _ABSENT
+    messageType: msgspec.Raw = _ABSENT
+    specversion: msgspec.Raw = _ABSENT
+
+
+_DECODER = msgspec.json.Decoder(_Push)
+
+
+def read(text: bytes) -> Message | None:
+    """The push body's message, its `data` decoded and not empty, or None: then take the general way."""
+    if not text.isascii():
+        return None
+    try:
+        push = _DECODER.decode(text)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    message = push.message
+    if message is None or not message.data or not _only_message(push):
+        return None
+    return message
+
+
+def payload_origin(message: Message, outer: Origin) -> Origin:
+    """The payload's Origin, as pubsub.message makes it (reading the times costs, so only when needed)."""
+    log_time = message.attributes.log_time if message.attributes else None
+    time = parse_time(log_time) or parse_time(message.publishTime) or parse_time(message.publish_time)
+    return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time, outer.prefilter)
+
+
+def _only_message(push: _Push) -> bool:
+    return not (push.kind or push.verb or push.awslogs or push.logEvents or push.messageType or push.specversion)
