@@ -6,11 +6,13 @@ k8saudit-gke convert.go), except that the outcome comes from the logged status a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.frozen import fast_init
 from core.model import AuditEvent
 from core.sources.items import Origin, Skip
 from core.sources.k8s import DECISION
@@ -30,6 +32,7 @@ _DISCOVERY_ROOTS = frozenset({"api", "apis", "openapi"})
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Target:
     """What resourceName says the request was aimed at."""
@@ -45,6 +48,7 @@ class Target:
     rebuilt_uri: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     response_code: int | None
@@ -67,7 +71,7 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
         return _bad("wrong_type", "protoPayload is not an object")
     method = as_str(payload.get("methodName"))
     service = payload.get("serviceName")
-    if service != _K8S_SERVICE and not (service is None and method and method.startswith("io.k8s.")):
+    if not is_k8s_api(service, method):
         return _ignored("not_k8s_api", f"serviceName {token(service)}")
     inferred: set[str] = set()
     audit_id = _audit_id(entry, inferred)
@@ -88,7 +92,7 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
         timestamp=timestamp,
         audit_id=audit_id,
         cluster=_cluster(entry, origin),
-        verb=method.rsplit(".", 1)[-1] if method else None,
+        verb=verb(method),
         resource=target.resource,
         subresource=target.subresource,
         namespace=target.namespace,
@@ -107,6 +111,16 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
     )
 
 
+def is_k8s_api(service: object, method: str | None) -> bool:
+    """serviceName k8s.io, or no serviceName and an `io.k8s.` methodName."""
+    return service == _K8S_SERVICE or (service is None and method is not None and method.startswith("io.k8s."))
+
+
+def verb(method: str | None) -> str | None:
+    """The last dot-segment of methodName (`io.k8s.core.v1.secrets.get` -> `get`)."""
+    return method.rsplit(".", 1)[-1] if method else None
+
+
 def parse_resource_name(resource_name: str | None, method: str | None = None) -> Target:
     """Split `<group>/<version>/[namespaces/<ns>/]<resource>[/<name>[/<subresource>]]` by segments.
 
@@ -115,6 +129,12 @@ def parse_resource_name(resource_name: str | None, method: str | None = None) ->
     """
     if resource_name is None:
         return _from_method(method)
+    return _parse_path(resource_name)
+
+
+# Cached: the same leases, endpoints and nodes are written all day, and a Target is immutable.
+@functools.lru_cache(maxsize=1024)
+def _parse_path(resource_name: str) -> Target:
     path = resource_name.strip("/")
     parts = path.split("/")
     if len(parts) < 3 or not _VERSION.fullmatch(parts[1]) or parts[0] in _DISCOVERY_ROOTS:
@@ -183,11 +203,13 @@ def _cluster(entry: dict[str, Any], origin: Origin) -> str | None:
 
 
 def _outcome(payload: dict[str, Any]) -> Outcome:
-    """status.code is gRPC (missing or 0 is OK); an HTTP code exists only when the response is a Status."""
     status = as_dict(payload.get("status")) or NOTHING
     grpc = as_int(status.get("code")) or 0
-    http = _status_code(payload.get("response"))
-    message = as_str(status.get("message"))
+    return outcome(grpc, _status_code(payload.get("response")), as_str(status.get("message")))
+
+
+def outcome(grpc: int, http: int | None, message: str | None) -> Outcome:
+    """status.code is gRPC (missing or 0 is OK); an HTTP code exists only when the response is a Status."""
     grpc_failed = grpc in GRPC_TO_HTTP
     if http is not None:
         return Outcome(http, http >= 400 or grpc_failed, message, mapped=False)
@@ -200,9 +222,13 @@ def _status_code(response: object) -> int | None:
     """The `code` of a Kubernetes Status response; only its type and code are read, never its body."""
     if not isinstance(response, dict):
         return None
-    type_name = as_str(response.get("@type")) or ""
-    is_status = response.get("kind") == "Status" or type_name.endswith(".Status")
-    return as_int(response.get("code")) if is_status else None
+    return status_code(response.get("kind"), as_str(response.get("@type")), as_int(response.get("code")))
+
+
+def status_code(kind: object, type_name: str | None, code: int | None) -> int | None:
+    """`code` when the response's kind or @type says it is a Kubernetes Status, else None."""
+    is_status = kind == "Status" or (type_name is not None and type_name.endswith(".Status"))
+    return code if is_status else None
 
 
 def _decision(entry: dict[str, Any], payload: dict[str, Any]) -> str | None:
@@ -215,7 +241,11 @@ def _decision(entry: dict[str, Any], payload: dict[str, Any]) -> str | None:
     if not isinstance(grants, list):
         return None
     granted = [item.get("granted") for item in grants if isinstance(item, dict)]
-    granted = [value for value in granted if isinstance(value, bool)]
+    return granted_decision([value for value in granted if isinstance(value, bool)])
+
+
+def granted_decision(granted: list[bool]) -> str | None:
+    """forbid if any grant was refused, allow if all were granted, None without any."""
     if not granted:
         return None
     return "allow" if all(granted) else "forbid"
