@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from core.sources import pubsub_text
+from core.sources import gke_text, pubsub_text
 from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
 from core.sources.pubsub_text import LOG_TIME_ATTRIBUTE
 from core.sources.values import NOTHING, as_dict, b64decode, load_json
@@ -52,7 +52,7 @@ def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         yield _bad("missing_fields", "CloudEvent without data")
 
 
-def _decoded(data: str, what: str, outer: Origin, inner: Callable[[], Origin]) -> Nested | Skip | Prefiltered:
+def _decoded(data: str, what: str, outer: Origin, inner: Callable[[], Origin]) -> Output:
     """base64 `data` holding one JSON document, skipped unparsed when the pre-filter shows no rule can match.
 
     `inner` makes the payload's origin, only for a payload that is parsed (reading its time has a cost).
@@ -63,9 +63,12 @@ def _decoded(data: str, what: str, outer: Origin, inner: Callable[[], Origin]) -
     return _payload(raw, what, outer, inner)
 
 
-def _payload(raw: bytes, what: str, outer: Origin, inner: Callable[[], Origin]) -> Nested | Skip | Prefiltered:
+def _payload(raw: bytes, what: str, outer: Origin, inner: Callable[[], Origin]) -> Output:
     if outer.prefilter is not None and not outer.prefilter.raw.admits_document(raw):
         return _ONE_PREFILTERED
+    event = gke_text.read(raw, outer)  # reads no time from the Origin, and the cluster is the outer one
+    if event is not None:
+        return event
     return _parsed(load_json(raw, cloud="gcp", what=f"decoded {what}"), inner())
 
 

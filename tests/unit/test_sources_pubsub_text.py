@@ -208,3 +208,11 @@ def test_the_reader_takes_the_origin_cluster_and_prefilter_from_the_outer_origin
     inner = pubsub_text.payload_origin(message, outer)
 
     assert (inner.cloud, inner.cluster, inner.prefilter, inner.time is not None) == ("gcp", "prod", PREFILTER, True)
+
+
+def test_a_body_naming_message_late_is_decoded_the_general_way_alike() -> None:
+    body = pubsub_push_body(fixture(DENIED))
+    late = {"subscription": body["subscription"], "padding": "x" * 64, "message": body["message"]}
+
+    assert pubsub_text.read(body_text(late)) is None
+    assert fast_way(body_text(late)) == fast_way(body_text(body)) != []
