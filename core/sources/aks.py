@@ -26,16 +26,25 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         return
     inner = Origin(origin.received_at, "azure", origin.cluster, origin.time, origin.prefilter)
     admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
+    readers: dict[object, Origin] = {}  # per resourceId, the Origin k8s_text.read takes (no envelope time)
     skipped = 0
     for item in records:
         if not isinstance(item, dict):
             yield _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
         elif (log := _audit_log_text(item)) is None:
             yield Nested(item, inner, "aks")
-        elif admits(log):
-            yield _audit_record(item, log, inner)  # what decoding Nested(item, inner, "aks") gives, sooner
-        else:
+        elif not admits(log):
             skipped += 1
+        else:
+            # What decoding Nested(item, inner, "aks") gives, sooner.
+            resource_id = item.get("resourceId")
+            reader = readers.get(resource_id) if isinstance(resource_id, str) else None
+            if reader is None:
+                reader = Origin(inner.received_at, "azure", _cluster(item) or inner.cluster, None, inner.prefilter)
+                if isinstance(resource_id, str) and "p_source_label" not in item:
+                    readers[resource_id] = reader
+            event = k8s_text.read(log, reader)
+            yield event if event is not None else _general_record(item, log, inner)
     if skipped:
         yield Prefiltered("azure", skipped)
 
@@ -69,8 +78,11 @@ def _audit_record(document: dict[str, Any], log: str, origin: Origin) -> AuditEv
     """A kube-audit record whose properties.log is text: read straight into an event when it can be."""
     cluster = _cluster(document) or origin.cluster
     event = k8s_text.read(log, Origin(origin.received_at, "azure", cluster, None, origin.prefilter))
-    if event is not None:
-        return event
+    return event if event is not None else _general_record(document, log, origin)
+
+
+def _general_record(document: dict[str, Any], log: str, origin: Origin) -> AuditEvent | Skip | Nested:
+    """properties.log parsed and normalized: the way for what k8s_text.read leaves aside."""
     parsed = _audit_log(log)
     return parsed if isinstance(parsed, Skip) else k8s.decoded(parsed, _inner(document, origin))
 

@@ -134,3 +134,18 @@ def test_an_array_of_event_hub_bodies_is_decoded_body_by_body() -> None:
 
 def test_records_that_are_not_an_array_are_malformed() -> None:
     assert only_skip({"records": {"category": "kube-audit"}}).reason == "wrong_type"
+
+
+def test_records_of_several_clusters_in_one_body_keep_their_own_cluster() -> None:
+    body = fixture(BODY)
+    first, second = [
+        item for item in body["records"] if isinstance(item, dict) and item.get("category") == "kube-audit"
+    ][:2]
+    second["resourceId"] = first["resourceId"].replace("PROD-PAYMENTS", "PROD-LEDGER")
+    third = {**first, "resourceId": "", "p_source_label": "aks-labelled"}
+    fourth = {**third, "p_source_label": "aks-other"}
+    body["records"] = [first, second, first, third, fourth, second]
+
+    clusters = [item.cluster for item in decode_all(body) if isinstance(item, AuditEvent)]
+
+    assert clusters == ["prod-payments", "prod-ledger", "prod-payments", "aks-labelled", "aks-other", "prod-ledger"]
