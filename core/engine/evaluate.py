@@ -97,8 +97,9 @@ class Engine:
     ) -> list[Alert]:
         assert rule.new_terms is not None
         terms: dict[tuple[str, ...], list[AuditEvent]] = defaultdict(list)
+        term_of = new_terms.term_reader(rule.new_terms)
         for event in matched:
-            term = new_terms.term_of(rule.new_terms, event)
+            term = term_of(event)
             if term is None:
                 result.without_term[rule.id] += 1
             else:

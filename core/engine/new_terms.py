@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from core.engine.alerting import build_alert, dedup_key
@@ -22,12 +23,18 @@ from core.rules.schema import NewTermsSpec, Rule
 from core.timeutil import isoformat, parse_time
 
 
-def term_of(spec: NewTermsSpec, event: AuditEvent) -> tuple[str, ...] | None:
-    """The term's values, or None when any of them is missing (such events cannot form a term)."""
-    values = tuple(map(event.get, spec.fields))
-    if None in values or "" in values:
-        return None
-    return tuple(map(str, values))
+def term_reader(spec: NewTermsSpec) -> Callable[[AuditEvent], tuple[str, ...] | None]:
+    """A function giving an event's term: its values, or None when any is missing (such events form none)."""
+    read = attrgetter(*spec.fields)
+    single = len(spec.fields) == 1
+
+    def term_of(event: AuditEvent) -> tuple[str, ...] | None:
+        values = (read(event),) if single else read(event)
+        if None in values or "" in values:
+            return None
+        return tuple(map(str, values))
+
+    return term_of
 
 
 def state_key(rule: Rule, term: Sequence[str]) -> str:

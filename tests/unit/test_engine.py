@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
+import msgspec
 import pytest
 
 from core.alerts.memory import MemorySink
 from core.delivery import Delivery
 from core.engine import Engine
+from core.engine.new_terms import term_reader
 from core.errors import DeliveryError, StateError
 from core.model import Alert
 from core.state.counting import CountingStore
@@ -179,3 +182,13 @@ def test_a_new_term_costs_one_read_and_one_write_of_state_plus_the_ledger() -> N
     engine, delivery = Engine([UNUSUAL], store), Delivery(store, [MemorySink()])
     delivery.deliver(engine.evaluate([read(1)]).alerts)
     assert (store.reads, store.writes) == (2, 2)  # term read + write, ledger read + write
+
+
+def test_a_term_of_one_field_is_read_like_a_term_of_several() -> None:
+    assert UNUSUAL.new_terms is not None
+    term_of = term_reader(dataclasses.replace(UNUSUAL.new_terms, fields=("username",)))
+    event = read(1, user="alice@example.com")
+
+    assert term_of(event) == ("alice@example.com",)
+    assert term_reader(UNUSUAL.new_terms)(event) == ("198.51.100.23", "alice@example.com", "curl/8.5.0")
+    assert term_of(msgspec.structs.replace(event, username="")) is None
