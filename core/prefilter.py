@@ -127,12 +127,14 @@ class Prefilter:
 
 
 def needles_of(requires: Iterable[Clause]) -> Needles:
-    """The usable clauses as strings to search for, longest first (longer strings are rarer and quicker)."""
+    """The usable clauses as strings to search for: clauses by their shortest string, longest first (longer
+    strings are rarer, so a record fails sooner); within a clause, shortest first (a text missing the clause
+    is searched for all of them anyway, and a text holding it is likelier to hold a short one, found sooner)."""
     found = []
     for clause in requires:
         needles = {_needle(text) for _, text in clause}
         if all(field in VERBATIM_FIELDS for field, _ in clause) and "" not in needles:
-            found.append(tuple(sorted(needles, key=lambda needle: (-len(needle), needle))))
+            found.append(tuple(sorted(needles, key=lambda needle: (len(needle), needle))))
     return tuple(sorted(found, key=lambda clause: (-min(map(len, clause)), clause)))
 
 
