@@ -26,6 +26,7 @@ from core.model import AuditEvent
 from core.sources.gke import granted_decision, is_k8s_api, outcome, parse_resource_name, status_code, verb
 from core.sources.items import Origin
 from core.sources.k8s import DECISION
+from core.sources.kinds import EarlyKeys
 from core.timeutil import parse_time
 
 #: orjson reads integers in [-2**63, 2**64) as int and any other as a float, which is no status code.
@@ -93,7 +94,7 @@ class _Payload(msgspec.Struct, gc=False):
     authorizationInfo: msgspec.Raw = _ABSENT
 
 
-class _Entry(msgspec.Struct, gc=False):
+class _Entry(EarlyKeys, gc=False):
     insertId: str | None = None
     operation: _Operation | None = None
     timestamp: str | None = None
@@ -102,22 +103,13 @@ class _Entry(msgspec.Struct, gc=False):
     labels: _Labels | None = None
     p_source_label: str | None = None
     protoPayload: _Payload | None = None
-    # Keys with which kinds.detect would not name the text a LogEntry: with any of them, take the general way.
-    kind: msgspec.Raw = _ABSENT
-    verb: msgspec.Raw = _ABSENT
-    awslogs: msgspec.Raw = _ABSENT
-    logEvents: msgspec.Raw = _ABSENT
-    messageType: msgspec.Raw = _ABSENT
-    specversion: msgspec.Raw = _ABSENT
+    # With either, kinds.detect may name the text a Pub/Sub message: take the general way.
     message: msgspec.Raw = _ABSENT
     data: msgspec.Raw = _ABSENT
 
     def detected(self) -> bool:
         """True when kinds.detect names this entry "gke" (its protoPayload is checked by the caller)."""
-        return not (
-            self.kind or self.verb or self.awslogs or self.logEvents or self.messageType or self.specversion
-            or self.message or self.data
-        )  # fmt: skip
+        return not (self.has_early_key() or self.message or self.data)
 
 
 _DECODER = msgspec.json.Decoder(_Entry)

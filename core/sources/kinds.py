@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 #: Keys that, with `verb`, identify an audit Event whose `kind` is missing.
 _EVENT_KEYS = ("objectRef", "user", "auditID", "requestURI", "stage")
 _PUBSUB_MESSAGE_KEYS = ("messageId", "message_id", "publishTime", "publish_time", "attributes")
 _AKS_RECORD_KEYS = ("properties", "resourceId", "operationName")
+
+
+class EarlyKeys(msgspec.Struct, gc=False):
+    """For the typed readers: the keys `detect` looks at first, kept unparsed, so a reader can tell whether any
+    is present and leave such a document to the general way."""
+
+    kind: msgspec.Raw = msgspec.Raw()
+    verb: msgspec.Raw = msgspec.Raw()
+    awslogs: msgspec.Raw = msgspec.Raw()
+    logEvents: msgspec.Raw = msgspec.Raw()
+    messageType: msgspec.Raw = msgspec.Raw()
+    specversion: msgspec.Raw = msgspec.Raw()
+
+    def has_early_key(self) -> bool:
+        return bool(self.kind or self.verb or self.awslogs or self.logEvents or self.messageType or self.specversion)
+
+
 #: Without any of these keys, none of the Kubernetes, EKS or CloudEvent checks can match (a quick way past them).
-_EARLY_KEYS = frozenset({"kind", "verb", "awslogs", "logEvents", "messageType", "specversion"})
+_EARLY_KEYS = frozenset(EarlyKeys.__struct_fields__)
 #: Keys by which `detect` may recognise a kind before it looks for an AKS record's `category`.
 _BEFORE_AKS_RECORD = _EARLY_KEYS | {"message", "data", "protoPayload", "logName", "records"}
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import msgspec
 
 from core.sources.items import Origin
+from core.sources.kinds import EarlyKeys
 from core.timeutil import parse_time
 
 #: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
 LOG_TIME_ATTRIBUTE = "logging.googleapis.com/timestamp"
-_ABSENT = msgspec.Raw()
 #: Push bodies name `message` first (Pub/Sub and functions-framework write it so). Other documents, such as
 #: AKS bodies of a hundred records, are not tried: msgspec would scan all of them only to give None.
 _MESSAGE_KEY = b'"message"'
@@ -43,15 +43,8 @@ class Message(msgspec.Struct, gc=False):
     publish_time: str | None = None
 
 
-class _Push(msgspec.Struct, gc=False):
+class _Push(EarlyKeys, gc=False):
     message: Message | None = None
-    # The keys kinds.detect looks at before `message`: with any of them, leave the document to the general way.
-    kind: msgspec.Raw = _ABSENT
-    verb: msgspec.Raw = _ABSENT
-    awslogs: msgspec.Raw = _ABSENT
-    logEvents: msgspec.Raw = _ABSENT
-    messageType: msgspec.Raw = _ABSENT
-    specversion: msgspec.Raw = _ABSENT
 
 
 _DECODER = msgspec.json.Decoder(_Push)
@@ -66,7 +59,7 @@ def read(text: bytes) -> Message | None:
     except (msgspec.MsgspecError, ValueError, RecursionError):
         return None
     message = push.message
-    if message is None or not message.data or not _only_message(push):
+    if message is None or not message.data or push.has_early_key():
         return None
     return message
 
@@ -76,7 +69,3 @@ def payload_origin(message: Message, outer: Origin) -> Origin:
     log_time = message.attributes.log_time if message.attributes else None
     time = parse_time(log_time) or parse_time(message.publishTime) or parse_time(message.publish_time)
     return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time, outer.prefilter)
-
-
-def _only_message(push: _Push) -> bool:
-    return not (push.kind or push.verb or push.awslogs or push.logEvents or push.messageType or push.specversion)

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -227,7 +228,7 @@ def test_no_rule_matches_an_event_the_filter_pattern_drops() -> None:
     for rule_id, event in examples:
         assert event.resource == "secrets"
         for other in ("configmaps", "pods", None):
-            dropped = dataclasses.replace(event, resource=other)
+            dropped = msgspec.structs.replace(event, resource=other)
             assert not by_id[rule_id].condition.predicate(dropped), f"{rule_id} matches resource {other!r}"
 
 
