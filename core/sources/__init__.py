@@ -10,6 +10,10 @@ own, so a bad record never loses its good neighbours.
 Given a Prefilter, records that no rule can match are counted (Prefiltered) instead of parsed: EKS log
 messages, AKS properties.log strings and Pub/Sub data after their envelopes are decoded, and a document
 that is one audit Event before it is normalized.
+
+The commonest shapes also have a fast way, typed msgspec readers that decode only what rules use: a Pub/Sub
+push body given as bytes (pubsub_text), the LogEntry in its data (gke_text), and the audit Event text in EKS
+messages and AKS logs (k8s_text). Each gives exactly what the general way gives, or steps aside for it.
 """
 
 from __future__ import annotations
