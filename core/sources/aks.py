@@ -26,7 +26,7 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         return
     inner = Origin(origin.received_at, "azure", origin.cluster, origin.time, origin.prefilter)
     admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
-    readers: dict[object, Origin] = {}  # per resourceId, the Origin k8s_text.read takes (no envelope time)
+    readers: dict[str, Origin] = {}
     skipped = 0
     for item in records:
         if not isinstance(item, dict):
@@ -36,15 +36,7 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         elif not admits(log):
             skipped += 1
         else:
-            # What decoding Nested(item, inner, "aks") gives, sooner.
-            resource_id = item.get("resourceId")
-            reader = readers.get(resource_id) if isinstance(resource_id, str) else None
-            if reader is None:
-                reader = Origin(inner.received_at, "azure", _cluster(item) or inner.cluster, None, inner.prefilter)
-                if isinstance(resource_id, str) and "p_source_label" not in item:
-                    readers[resource_id] = reader
-            event = k8s_text.read(log, reader)
-            yield event if event is not None else _general_record(item, log, inner)
+            yield _audit_record(item, log, inner, _reader(readers, item, inner))
     if skipped:
         yield Prefiltered("azure", skipped)
 
@@ -74,17 +66,35 @@ def record(document: dict[str, Any], origin: Origin) -> tuple[AuditEvent | Skip 
     return (event,) if isinstance(event, Skip) else (k8s.decoded(event, _inner(document, origin)),)
 
 
-def _audit_record(document: dict[str, Any], log: str, origin: Origin) -> AuditEvent | Skip | Nested:
-    """A kube-audit record whose properties.log is text: read straight into an event when it can be."""
-    cluster = _cluster(document) or origin.cluster
-    event = k8s_text.read(log, Origin(origin.received_at, "azure", cluster, None, origin.prefilter))
-    return event if event is not None else _general_record(document, log, origin)
+def _audit_record(
+    document: dict[str, Any], log: str, origin: Origin, reader: Origin | None = None
+) -> AuditEvent | Skip | Nested:
+    """A kube-audit record whose properties.log is text: read straight into an event when it can be.
 
-
-def _general_record(document: dict[str, Any], log: str, origin: Origin) -> AuditEvent | Skip | Nested:
-    """properties.log parsed and normalized: the way for what k8s_text.read leaves aside."""
+    `reader` is the Origin k8s_text.read takes (see _reader_origin), when the caller has made it already.
+    """
+    event = k8s_text.read(log, reader or _reader_origin(document, origin))
+    if event is not None:
+        return event
     parsed = _audit_log(log)
     return parsed if isinstance(parsed, Skip) else k8s.decoded(parsed, _inner(document, origin))
+
+
+def _reader_origin(document: dict[str, Any], origin: Origin) -> Origin:
+    """The record's cluster and no envelope time: k8s_text.read never uses one."""
+    return Origin(origin.received_at, "azure", _cluster(document) or origin.cluster, None, origin.prefilter)
+
+
+def _reader(readers: dict[str, Origin], item: dict[str, Any], origin: Origin) -> Origin:
+    """_reader_origin, made once per resourceId in a body (every record of a cluster repeats it). A record
+    with a source label is not cached: the label names its cluster when the resourceId does not."""
+    resource_id = item.get("resourceId")
+    if not isinstance(resource_id, str) or "p_source_label" in item:
+        return _reader_origin(item, origin)
+    reader = readers.get(resource_id)
+    if reader is None:
+        reader = readers[resource_id] = _reader_origin(item, origin)
+    return reader
 
 
 def _inner(document: dict[str, Any], origin: Origin) -> Origin:

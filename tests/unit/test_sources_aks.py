@@ -144,8 +144,17 @@ def test_records_of_several_clusters_in_one_body_keep_their_own_cluster() -> Non
     second["resourceId"] = first["resourceId"].replace("PROD-PAYMENTS", "PROD-LEDGER")
     third = {**first, "resourceId": "", "p_source_label": "aks-labelled"}
     fourth = {**third, "p_source_label": "aks-other"}
-    body["records"] = [first, second, first, third, fourth, second]
+    unlabelled = {**first, "resourceId": ""}
+    body["records"] = [first, second, first, unlabelled, third, fourth, second]
 
     clusters = [item.cluster for item in decode_all(body) if isinstance(item, AuditEvent)]
 
-    assert clusters == ["prod-payments", "prod-ledger", "prod-payments", "aks-labelled", "aks-other", "prod-ledger"]
+    assert clusters == [
+        "prod-payments",
+        "prod-ledger",
+        "prod-payments",
+        None,
+        "aks-labelled",
+        "aks-other",
+        "prod-ledger",
+    ]
