@@ -27,10 +27,9 @@ from core.sources.gke import granted_decision, is_k8s_api, outcome, parse_resour
 from core.sources.items import Origin
 from core.sources.k8s import DECISION
 from core.sources.kinds import EarlyKeys
+from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
-#: orjson reads integers in [-2**63, 2**64) as int and any other as a float, which is no status code.
-_INT_RANGE = range(-(2**63), 2**64)
 #: inferred, by (request_uri rebuilt, response_code mapped from gRPC).
 _INFERRED: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     (frozenset(), frozenset({"response_code"})),
@@ -134,7 +133,7 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
     response = payload.response
     grpc = status.code
     http = status_code(response.kind, response.type, response.code) if response else None
-    if (grpc is not None and grpc not in _INT_RANGE) or (http is not None and http not in _INT_RANGE):
+    if (grpc is not None and grpc not in ORJSON_INT_RANGE) or (http is not None and http not in ORJSON_INT_RANGE):
         return None
     target = parse_resource_name(payload.resourceName or None, method)
     result = outcome(grpc or 0, http, status.message or None)
@@ -185,7 +184,7 @@ def _decode(text: bytes | str) -> _Entry | None:
             return None
     try:
         return _DECODER.decode(text)
-    except (msgspec.MsgspecError, ValueError, RecursionError):
+    except DECODE_ERRORS:
         return None
 
 
@@ -195,6 +194,6 @@ def _granted(grants: msgspec.Raw) -> list[bool] | None:
         return []
     try:
         items = _GRANTS.decode(grants)
-    except (msgspec.MsgspecError, ValueError, RecursionError):
+    except DECODE_ERRORS:
         return None
     return [item.granted for item in items if item.granted is not None] if items else []

@@ -23,10 +23,9 @@ import msgspec
 from core.model import AuditEvent
 from core.sources.items import Origin
 from core.sources.k8s import DECISION, PANTHER_CLOUDS
+from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
-#: orjson reads integers in [-2**63, 2**64) as int and any other as a float, which is no response code.
-_INT_RANGE = range(-(2**63), 2**64)
 _NO_INFERENCE: frozenset[str] = frozenset()
 
 
@@ -87,11 +86,11 @@ def read(text: str, origin: Origin) -> AuditEvent | None:
     """The AuditEvent k8s.normalize would make of this text, or None: then parse it and normalize it."""
     try:
         raw = _DECODER.decode(text)
-    except (msgspec.MsgspecError, ValueError, RecursionError):
+    except DECODE_ERRORS:
         return None
     status = raw.responseStatus or _NO_STATUS
     code = status.code
-    if not raw.auditID or raw.kind == "EventList" or (code is not None and code not in _INT_RANGE):
+    if not raw.auditID or raw.kind == "EventList" or (code is not None and code not in ORJSON_INT_RANGE):
         return None
     timestamp = _timestamp(raw)
     if timestamp is None:

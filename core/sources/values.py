@@ -7,10 +7,15 @@ import hashlib
 import re
 from typing import Any
 
+import msgspec
 import orjson
 
 from core.sources.items import Skip
 
+#: What a typed msgspec reader may raise on text it cannot read; it then steps aside for the general way.
+DECODE_ERRORS = (msgspec.MsgspecError, ValueError, RecursionError)
+#: orjson reads integers in [-2**63, 2**64) as int and any other as a float, which is no status code.
+ORJSON_INT_RANGE = range(-(2**63), 2**64)
 #: Shared stand-in for an absent JSON object, so lookups need no None checks.
 NOTHING: dict[str, Any] = {}
 
