@@ -14,7 +14,7 @@ from typing import Any
 
 from core.sources import gke_text, pubsub_text
 from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
-from core.sources.pubsub_text import LOG_TIME_ATTRIBUTE
+from core.sources.pubsub_text import LOG_TIME_ATTRIBUTE, inner_origin, message_time
 from core.sources.values import NOTHING, as_dict, b64decode, load_json
 from core.timeutil import parse_time
 
@@ -29,7 +29,7 @@ def message(document: dict[str, Any], origin: Origin) -> tuple[Output]:
         return (_bad("missing_fields", "Pub/Sub message without data"),)
     if not isinstance(data, str):
         return (_bad("wrong_type", "Pub/Sub message data is not a string"),)
-    return (_decoded(data, "Pub/Sub message data", origin, lambda: _origin(origin, _message_time(envelope))),)
+    return (_decoded(data, "Pub/Sub message data", origin, lambda: inner_origin(origin, _message_time(envelope))),)
 
 
 def read_message(message: pubsub_text.Message, origin: Origin) -> Output:
@@ -40,7 +40,7 @@ def read_message(message: pubsub_text.Message, origin: Origin) -> Output:
 
 def cloud_event(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     """A structured CloudEvent: `data` as JSON, or `data_base64`."""
-    inner = _origin(origin, parse_time(document.get("time")))
+    inner = inner_origin(origin, parse_time(document.get("time")))
     data = document.get("data")
     if isinstance(data, dict | list):
         yield Nested(data, inner)
@@ -78,15 +78,7 @@ def _parsed(document: object, origin: Origin) -> Nested | Skip:
 
 def _message_time(envelope: dict[str, Any]) -> datetime | None:
     attributes = as_dict(envelope.get("attributes")) or NOTHING
-    return (
-        parse_time(attributes.get(LOG_TIME_ATTRIBUTE))
-        or parse_time(envelope.get("publishTime"))
-        or parse_time(envelope.get("publish_time"))
-    )
-
-
-def _origin(outer: Origin, time: datetime | None) -> Origin:
-    return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time, outer.prefilter)
+    return message_time(attributes.get(LOG_TIME_ATTRIBUTE), envelope.get("publishTime"), envelope.get("publish_time"))
 
 
 def _bad(reason: str, detail: str) -> Skip:

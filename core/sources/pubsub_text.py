@@ -16,10 +16,13 @@ never read makes orjson refuse the document, while msgspec skips it unread.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from core.sources.items import Origin
 from core.sources.kinds import EarlyKeys
+from core.sources.values import DECODE_ERRORS
 from core.timeutil import parse_time
 
 #: Set by the Cloud Logging sink: the LogEntry's own time, closer to the event than publishTime.
@@ -56,7 +59,7 @@ def read(text: bytes) -> Message | None:
         return None
     try:
         push = _DECODER.decode(text)
-    except (msgspec.MsgspecError, ValueError, RecursionError):
+    except DECODE_ERRORS:
         return None
     message = push.message
     if message is None or not message.data or push.has_early_key():
@@ -67,5 +70,14 @@ def read(text: bytes) -> Message | None:
 def payload_origin(message: Message, outer: Origin) -> Origin:
     """The payload's Origin, as pubsub.message makes it (reading the times costs, so only when needed)."""
     log_time = message.attributes.log_time if message.attributes else None
-    time = parse_time(log_time) or parse_time(message.publishTime) or parse_time(message.publish_time)
+    return inner_origin(outer, message_time(log_time, message.publishTime, message.publish_time))
+
+
+def message_time(log_time: object, publish_time: object, snake_publish_time: object) -> datetime | None:
+    """A message's time: the sink's LogEntry time, else publishTime (written in either spelling)."""
+    return parse_time(log_time) or parse_time(publish_time) or parse_time(snake_publish_time)
+
+
+def inner_origin(outer: Origin, time: datetime | None) -> Origin:
+    """The Origin of what a Pub/Sub message or CloudEvent carries, at the envelope's time if it has one."""
     return Origin(outer.received_at, "gcp", outer.cluster, time or outer.time, outer.prefilter)
