@@ -16,6 +16,10 @@ from core.rules.schema import Rule
 from core.state.base import Item, Store, get_one
 from core.timeutil import isoformat, parse_time, utcnow
 
+#: How late an event may arrive behind its group's newest event and still count in its own window: it covers
+#: the platforms' redelivery (Lambda's async retries, Pub/Sub's and Event Hubs' default 7-day retention).
+DEFAULT_LATENESS = timedelta(days=7)
+
 #: Events are applied to state in event-time order; the audit id breaks ties, so results do not depend on input order.
 _EVENT_ORDER = attrgetter("timestamp", "audit_id")
 
@@ -26,6 +30,8 @@ class Evaluation:
     matches: Counter[str] = field(default_factory=Counter)
     #: matched events that cannot form a new_terms term (a term field is missing)
     without_term: Counter[str] = field(default_factory=Counter)
+    #: matched events older than the allowed lateness behind their group's newest event: dropped
+    too_late: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
@@ -37,12 +43,14 @@ class Engine:
         store: Store,
         *,
         learning_period: timedelta = timedelta(0),
+        lateness: timedelta = DEFAULT_LATENESS,
         clock: Callable[[], datetime] = utcnow,
         cache_size: int = 100_000,
     ) -> None:
         self.rules = tuple(rules)
         self.store = store
         self.learning_period = learning_period
+        self.lateness = lateness
         self._clock = clock
         self._cache: OrderedDict[str, Item] = OrderedDict()
         self._cache_size = cache_size
@@ -57,7 +65,7 @@ class Engine:
                 continue
             result.matches[rule.id] += len(matched)
             if rule.type == "threshold":
-                result.alerts.extend(self._threshold(rule, matched, now))
+                result.alerts.extend(self._threshold(rule, matched, now, result))
             elif rule.type == "new_terms":
                 result.alerts.extend(self._new_terms(rule, matched, now, result))
             else:
@@ -80,7 +88,7 @@ class Engine:
             for event in unique.values()
         ]
 
-    def _threshold(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime) -> list[Alert]:
+    def _threshold(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
         assert rule.threshold is not None
         groups: dict[str, list[AuditEvent]] = defaultdict(list)
         for event in matched:
@@ -88,8 +96,10 @@ class Engine:
         current = self.store.get_many(list(groups))
         alerts: list[Alert] = []
         for key, group in groups.items():
-            raised, _ = commit(self.store, key, current.get(key), threshold.applier(rule, group, now))
-            alerts.extend(raised)
+            raised, _ = commit(self.store, key, current.get(key), threshold.applier(rule, group, now, self.lateness))
+            alerts.extend(raised.alerts)
+            if raised.too_late:
+                result.too_late[rule.id] += raised.too_late
         return alerts
 
     def _new_terms(

@@ -1,29 +1,36 @@
-"""Threshold: count distinct audit ids per group in a time window and alert once when the count is reached.
+"""Threshold: count distinct audit ids per group in event-time windows and alert once per window.
 
-fixed (default, Panther's semantics): the window opens at the group's first matching event and lasts
-`window`; the alert fires when the count reaches `count`; later events in that window raise nothing; the
-first event at or after the window's end opens a new one. Events are taken in event-time order within a
-batch; an event older than the open window's start (a late delivery) is counted in the open window.
-sliding: alert when any `count` distinct events fall within `window`; after an alert the group stays quiet
-for one window, so a sustained burst raises one alert per window, not one per event.
-Redelivered events (an audit id already counted) never count twice; when the redelivered event is the one
-that triggered the alert, the same alert (same id) is derived again and the delivery ledger drops it.
+fixed (default, Panther's semantics): windows opened by the group's events, with allowed lateness (see
+core.engine.windows): every event counts in the window its own time falls in, however late it is delivered,
+and the completing event of a window (on time or late) raises that window's alert, once.
+sliding: alert when any `count` distinct events fall within `window`; after an alert the group stays quiet for
+one window either side, so a sustained burst raises one alert per window, not one per event. Late events count
+in the windows ending at their own time and at the group's later events within one window.
+In both modes an event older than the allowed lateness (behind the group's newest event) is `too_late`, and the
+event that triggered an alert derives the same alert (same id) again when it is delivered again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.engine.alerting import build_alert, dedup_key
 from core.engine.commit import Outcome
+from core.engine.windows import MAX_STORED_CHARS, Placed, Window, Windows, earlier, later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule, ThresholdSpec
 from core.timeutil import isoformat, parse_time
 
-#: sliding mode keeps at most this many ids per count, so one record stays small on every backend
-SLIDING_CAP = 10
+
+@dataclass(slots=True)
+class Raised:
+    """What one group's events raised in a batch, and how many were too late to count."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    too_late: int = 0
 
 
 def group_values(spec: ThresholdSpec, event: AuditEvent) -> tuple[object, ...]:
@@ -35,14 +42,14 @@ def state_key(rule: Rule, values: Sequence[object]) -> str:
 
 
 def applier(
-    rule: Rule, events: Sequence[AuditEvent], now: datetime
-) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
+    rule: Rule, events: Sequence[AuditEvent], now: datetime, lateness: timedelta
+) -> Callable[[Mapping[str, Any] | None], Outcome[Raised]]:
     spec = rule.threshold
     assert spec is not None
     step = _fixed if spec.mode == "fixed" else _sliding
 
-    def apply(value: Mapping[str, Any] | None) -> Outcome[list[Alert]]:
-        return step(rule, spec, events, value, now)
+    def apply(value: Mapping[str, Any] | None) -> Outcome[Raised]:
+        return step(rule, spec, events, value, now=now, lateness=lateness)
 
     return apply
 
@@ -52,38 +59,37 @@ def _fixed(
     spec: ThresholdSpec,
     events: Sequence[AuditEvent],
     value: Mapping[str, Any] | None,
+    *,
     now: datetime,
-) -> Outcome[list[Alert]]:
-    state = dict(value) if value else None
-    ids: list[str] = list(state["ids"]) if state else []
-    dirty, alerts = False, []
+    lateness: timedelta,
+) -> Outcome[Raised]:
+    windows = Windows.from_record(value, length=spec.window, lateness=lateness)
+    raised, dirty = Raised(), False
     for event in events:
-        start = parse_time(state["start"]) if state else None
-        if state is None or start is None or event.timestamp >= start + spec.window:
-            state = {
-                "start": isoformat(event.timestamp),
-                "last": isoformat(event.timestamp),
-                "alerted": False,
-                "trigger": None,
-            }
-            ids = []
-        if event.audit_id in ids:
-            if state["alerted"] and state["trigger"] == event.audit_id:
-                alerts.append(_alert(rule, spec, event, state, ids))
-            continue
-        if state["alerted"]:
-            continue
-        ids.append(event.audit_id)
-        state["last"] = isoformat(max(event.timestamp, parse_time(state["last"]) or event.timestamp))
-        dirty = True
-        if len(ids) >= spec.count:
-            state.update(alerted=True, trigger=event.audit_id)
-            alerts.append(_alert(rule, spec, event, state, ids))
-    if not dirty or state is None:
-        return Outcome(None, None, alerts)
-    state["ids"] = ids
-    window_end = (parse_time(state["start"]) or now) + spec.window
-    return Outcome(state, max(window_end, now + spec.window), alerts)
+        placed, window = windows.add(event.timestamp, event.audit_id, None, count=spec.count)
+        if placed is Placed.TOO_LATE:
+            raised.too_late += 1
+        elif window is not None and placed in (Placed.COMPLETED, Placed.TRIGGER_AGAIN):
+            raised.alerts.append(_alert(rule, spec, event, window))
+        dirty = dirty or placed in (Placed.COUNTED, Placed.COMPLETED)
+    if not dirty:
+        return Outcome(None, None, raised)
+    windows.prune()
+    return Outcome(windows.to_record(), max(windows.horizon_end(), later(now, lateness)), raised)
+
+
+def _alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, window: Window) -> Alert:
+    key = dedup_key(group_values(spec, event))
+    return build_alert(
+        rule,
+        event,
+        key=key,
+        id_parts=(key, isoformat(window.start)),
+        count=len(window.ids),
+        first_seen=window.start,
+        last_seen=window.last,
+        audit_ids=window.ids,
+    )
 
 
 def _sliding(
@@ -91,73 +97,107 @@ def _sliding(
     spec: ThresholdSpec,
     events: Sequence[AuditEvent],
     value: Mapping[str, Any] | None,
+    *,
     now: datetime,
-) -> Outcome[list[Alert]]:
-    seen: dict[str, str] = dict(value["seen"]) if value else {}
-    quiet_until = parse_time(value.get("quiet_until")) if value else None
-    trigger = value.get("trigger") if value else None
-    dirty, alerts, latest = False, [], None
+    lateness: timedelta,
+) -> Outcome[Raised]:
+    state = _SlidingState.from_record(value)
+    raised, dirty = Raised(), False
     for event in events:
-        if event.audit_id in seen:
-            if trigger == event.audit_id:
-                alerts.append(_sliding_alert(rule, spec, event, seen))
+        floor = state.floor(lateness)
+        if floor is not None and event.timestamp < floor:
+            raised.too_late += 1
             continue
-        seen[event.audit_id] = isoformat(event.timestamp)
-        dirty, latest = True, max(latest or event.timestamp, event.timestamp)
-        seen = _prune(seen, latest - spec.window, spec.count * SLIDING_CAP)
-        in_window = [
-            ts for ts in seen.values() if (parse_time(ts) or event.timestamp) > event.timestamp - spec.window
-        ]
-        if len(in_window) >= spec.count and (quiet_until is None or event.timestamp >= quiet_until):
-            quiet_until, trigger = event.timestamp + spec.window, event.audit_id
-            alerts.append(_sliding_alert(rule, spec, event, seen))
-    if not dirty or latest is None:
-        return Outcome(None, None, alerts)
-    record = {
-        "seen": seen,
-        "quiet_until": isoformat(quiet_until) if quiet_until else None,
-        "trigger": trigger,
-    }
-    return Outcome(record, max(latest, now) + spec.window, alerts)
+        if event.audit_id in state.seen:
+            at = state.alerts.get(event.audit_id)
+            if at is not None:
+                raised.alerts.append(_sliding_alert(rule, spec, event, state, at))
+            continue
+        state.seen[event.audit_id] = event.timestamp
+        state.newest = max(state.newest, event.timestamp) if state.newest else event.timestamp
+        dirty = True
+        at = state.completed_by(event.timestamp, spec)
+        if at is not None:
+            state.alerts[event.audit_id] = at
+            raised.alerts.append(_sliding_alert(rule, spec, event, state, at))
+    if not dirty:
+        return Outcome(None, None, raised)
+    state.prune(lateness, spec.window)
+    newest = state.newest or now
+    return Outcome(state.to_record(), max(later(newest, spec.window + lateness), later(now, lateness)), raised)
 
 
-def _prune(seen: dict[str, str], oldest: datetime, cap: int) -> dict[str, str]:
-    kept = sorted(((ts, audit_id) for audit_id, ts in seen.items() if ts >= isoformat(oldest)), reverse=True)
-    return {audit_id: ts for ts, audit_id in kept[:cap]}
+@dataclass(slots=True)
+class _SlidingState:
+    seen: dict[str, datetime]
+    #: trigger audit id -> the time of the window end its alert is for
+    alerts: dict[str, datetime]
+    newest: datetime | None
+    raised_floor: datetime | None
+
+    def floor(self, lateness: timedelta) -> datetime | None:
+        if self.newest is None:
+            return self.raised_floor
+        floor = earlier(self.newest, lateness)
+        return max(floor, self.raised_floor) if self.raised_floor else floor
+
+    def completed_by(self, time: datetime, spec: ThresholdSpec) -> datetime | None:
+        """The end of the first window that the event at `time` brings to the count, outside every quiet period."""
+        ends = sorted(ts for ts in self.seen.values() if time <= ts < later(time, spec.window))
+        for end in ends:
+            if self._quiet(end, spec.window):
+                continue
+            if len(self.within(end, spec.window)) >= spec.count:
+                return end
+        return None
+
+    def within(self, end: datetime, window: timedelta) -> list[tuple[datetime, str]]:
+        start = earlier(end, window)
+        return sorted((ts, audit_id) for audit_id, ts in self.seen.items() if start < ts <= end)
+
+    def _quiet(self, end: datetime, window: timedelta) -> bool:
+        return any(abs(end - at) < window for at in self.alerts.values())
+
+    def prune(self, lateness: timedelta, window: timedelta) -> None:
+        floor = self.floor(lateness)
+        if floor is not None:
+            self.seen = {aid: ts for aid, ts in self.seen.items() if ts >= earlier(floor, window)}
+            self.alerts = {aid: at for aid, at in self.alerts.items() if at >= earlier(floor, window)}
+        kept = sorted(((ts, aid) for aid, ts in self.seen.items()), reverse=True)
+        size = 0
+        for index, (ts, aid) in enumerate(kept):
+            size += len(aid) + 32
+            if size > MAX_STORED_CHARS:
+                self.raised_floor = later(ts, timedelta(microseconds=1) + window)
+                self.seen = {audit_id: when for when, audit_id in kept[:index]}
+                break
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any] | None) -> _SlidingState:
+        record = record or {}
+        seen = {aid: ts for aid, raw in dict(record.get("seen", {})).items() if (ts := parse_time(raw))}
+        alerts = {aid: at for aid, raw in dict(record.get("alerts", {})).items() if (at := parse_time(raw))}
+        return cls(seen, alerts, parse_time(record.get("top")), parse_time(record.get("floor")))
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "seen": {aid: isoformat(ts) for aid, ts in self.seen.items()},
+            "alerts": {aid: isoformat(at) for aid, at in self.alerts.items()},
+            "top": isoformat(self.newest) if self.newest else None,
+            "floor": isoformat(self.raised_floor) if self.raised_floor else None,
+        }
 
 
-def _alert(
-    rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: Mapping[str, Any], ids: Sequence[str]
-) -> Alert:
-    values = group_values(spec, event)
-    start = parse_time(state["start"]) or event.timestamp
+def _sliding_alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: _SlidingState, at: datetime) -> Alert:
+    key = dedup_key(group_values(spec, event))
+    window = state.within(at, spec.window)
     return build_alert(
         rule,
         event,
-        key=dedup_key(values),
-        id_parts=(dedup_key(values), state["start"]),
-        count=len(ids),
-        first_seen=start,
-        last_seen=parse_time(state["last"]) or event.timestamp,
-        audit_ids=ids,
-    )
-
-
-def _sliding_alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, seen: Mapping[str, str]) -> Alert:
-    values = group_values(spec, event)
-    window = sorted(
-        (ts, audit_id)
-        for audit_id, ts in seen.items()
-        if timedelta(0) <= event.timestamp - (parse_time(ts) or event.timestamp) < spec.window
-    )
-    first = parse_time(window[0][0]) if window else event.timestamp
-    return build_alert(
-        rule,
-        event,
-        key=dedup_key(values),
-        id_parts=(dedup_key(values), event.audit_id),
+        key=key,
+        id_parts=(key, event.audit_id),
         count=len(window),
-        first_seen=first or event.timestamp,
-        last_seen=event.timestamp,
+        first_seen=window[0][0] if window else event.timestamp,
+        last_seen=at,
         audit_ids=[audit_id for _, audit_id in window],
     )

@@ -1,0 +1,193 @@
+"""Fixed event-time windows with allowed lateness: what threshold (and cardinality) rules count in.
+
+A group's windows are opened by its events (Panther's semantics): the first event opens [t, t + length), and
+an event at or after the newest window's end opens the next one at its own time. Every event belongs to the
+window its own time falls in, however late it is delivered:
+
+- in a remembered window, it is counted there; a value already counted there counts nothing;
+- in no remembered window but before the newest one (a late event in a gap), it opens a window at its own
+  time that ends where the next remembered window starts, so windows never overlap;
+- older than the group's floor, it is `too_late`: dropped and counted. The floor is the group's newest event
+  time less the allowed lateness, raised to the end of any window dropped to keep the record small.
+
+A window alerts once, when its count of distinct values reaches the threshold, whether the completing event
+is on time or late. That event is the window's trigger: when it is delivered again, the same alert (same id)
+is derived again, so an alert whose delivery failed is sent by the platform's retry. Events after the alert
+raise nothing and are not stored, so a window holds at most `count` values.
+
+The record is plain JSON: {"w": [window...], "top": newest event time, "floor": raised floor or null}, each
+window {"s": start, "e": end, "l": last counted event, "ids": audit ids, "v": values (cardinality only),
+"t": trigger audit id or null}.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from core.timeutil import isoformat, parse_time
+
+#: A group keeps at most this many windows, and this many characters of ids and values across them (the newest
+#: window is always kept): one record stays well inside every backend's item limit (DynamoDB's is 400 KB).
+MAX_WINDOWS = 64
+MAX_STORED_CHARS = 48_000
+
+
+class Placed(Enum):
+    TOO_LATE = "too_late"  # older than the floor: dropped
+    COUNTED = "counted"  # a new value in an open (not yet alerted) window
+    COMPLETED = "completed"  # the value that brought its window to the threshold: alert
+    TRIGGER_AGAIN = "trigger_again"  # the completing event delivered again: derive the same alert again
+    REPEATED = "repeated"  # a value already counted in its window
+    AFTER_ALERT = "after_alert"  # a new value in a window that already alerted: nothing to do
+
+
+@dataclass(slots=True)
+class Window:
+    start: datetime
+    end: datetime
+    last: datetime
+    ids: list[str] = field(default_factory=list)
+    #: the distinct values counted, when they are not the audit ids themselves (cardinality rules)
+    values: list[str] | None = None
+    trigger: str | None = None
+
+    @property
+    def alerted(self) -> bool:
+        return self.trigger is not None
+
+    @property
+    def counted(self) -> list[str]:
+        return self.ids if self.values is None else self.values
+
+    def size(self) -> int:
+        return sum(map(len, self.ids)) + (sum(map(len, self.values)) if self.values is not None else 0)
+
+
+@dataclass(slots=True)
+class Windows:
+    """One group's windows, oldest first, never overlapping."""
+
+    length: timedelta
+    lateness: timedelta
+    windows: list[Window] = field(default_factory=list)
+    newest: datetime | None = None
+    raised_floor: datetime | None = None
+
+    @property
+    def floor(self) -> datetime | None:
+        """Events before this are too late; None while the group has seen nothing."""
+        if self.newest is None:
+            return self.raised_floor
+        floor = earlier(self.newest, self.lateness)
+        return max(floor, self.raised_floor) if self.raised_floor else floor
+
+    def add(self, time: datetime, audit_id: str, value: str | None, *, count: int) -> tuple[Placed, Window | None]:
+        """Place one event; `value` is what is counted when it is not the audit id (cardinality)."""
+        floor = self.floor
+        if floor is not None and time < floor:
+            return Placed.TOO_LATE, None
+        window = self._window_at(time, distinct=value is not None)
+        counted = audit_id if value is None else value
+        if counted in window.counted:
+            return (Placed.TRIGGER_AGAIN if window.trigger == audit_id else Placed.REPEATED), window
+        if window.alerted:
+            return Placed.AFTER_ALERT, window
+        window.ids.append(audit_id)
+        if window.values is not None:
+            window.values.append(counted)
+        window.last = max(window.last, time)
+        self.newest = max(self.newest, time) if self.newest else time
+        if len(window.counted) >= count:
+            window.trigger = audit_id
+            return Placed.COMPLETED, window
+        return Placed.COUNTED, window
+
+    def _window_at(self, time: datetime, *, distinct: bool) -> Window:
+        starts = [window.start for window in self.windows]
+        index = bisect.bisect_right(starts, time)
+        if index and time < self.windows[index - 1].end:
+            return self.windows[index - 1]
+        end = later(time, self.length)
+        if index < len(self.windows):
+            end = min(end, self.windows[index].start)
+        window = Window(time, end, time, values=[] if distinct else None)
+        self.windows.insert(index, window)
+        return window
+
+    def prune(self) -> None:
+        """Forget windows that ended before the floor, then the oldest ones past the size bounds."""
+        floor = self.floor
+        if floor is not None:
+            self.windows = [window for window in self.windows if window.end > floor]
+        total = sum(window.size() for window in self.windows)
+        while len(self.windows) > 1 and (len(self.windows) > MAX_WINDOWS or total > MAX_STORED_CHARS):
+            dropped = self.windows.pop(0)
+            total -= dropped.size()
+            self.raised_floor = max(self.raised_floor, dropped.end) if self.raised_floor else dropped.end
+
+    def horizon_end(self) -> datetime:
+        """When the record is no longer needed, in event time: the newest window's end plus the lateness."""
+        ends = [window.end for window in self.windows]
+        return later(max(ends) if ends else (self.newest or datetime.min.replace(tzinfo=UTC)), self.lateness)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any] | None, *, length: timedelta, lateness: timedelta) -> Windows:
+        if not record:
+            return cls(length, lateness)
+        windows = [_window(raw) for raw in record.get("w", ())]
+        return cls(
+            length,
+            lateness,
+            [window for window in windows if window is not None],
+            parse_time(record.get("top")),
+            parse_time(record.get("floor")),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "w": [_raw(window) for window in self.windows],
+            "top": isoformat(self.newest) if self.newest else None,
+            "floor": isoformat(self.raised_floor) if self.raised_floor else None,
+        }
+
+
+def _window(raw: Mapping[str, Any]) -> Window | None:
+    start, end, last = parse_time(raw.get("s")), parse_time(raw.get("e")), parse_time(raw.get("l"))
+    if start is None or end is None:
+        return None
+    values = raw.get("v")
+    return Window(start, end, last or start, list(raw.get("ids", ())), None if values is None else list(values),
+                  raw.get("t"))
+
+
+def _raw(window: Window) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "s": isoformat(window.start),
+        "e": isoformat(window.end),
+        "l": isoformat(window.last),
+        "ids": window.ids,
+        "t": window.trigger,
+    }
+    if window.values is not None:
+        raw["v"] = window.values
+    return raw
+
+
+def later(time: datetime, delta: timedelta) -> datetime:
+    """time + delta, saturating at datetime's limits (the sources refuse such times; this never raises)."""
+    try:
+        return time + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=time.tzinfo)
+
+
+def earlier(time: datetime, delta: timedelta) -> datetime:
+    try:
+        return time - delta
+    except OverflowError:
+        return datetime.min.replace(tzinfo=time.tzinfo)
