@@ -1,25 +1,75 @@
-"""Deliver alerts at least once and, in the normal redelivery case, exactly once.
+"""Deliver every alert exactly once to every sink, whatever redelivery, retries and concurrency the platform adds.
 
-A ledger in the store remembers which alert ids were sent. A redelivered batch re-derives the same alerts
-(same ids) and the ledger drops them; an alert whose sending failed is not marked, so the platform's retry
-sends it. At most `max_per_rule` alerts of one rule go out per batch; the rest are folded into one
-summary alert, never silently dropped.
+A ledger record per alert id (in the store, through its conditional writes) holds the sinks that have the
+alert and, while one instance sends it, that instance's claim, a lease:
+
+1. claim: a conditional write naming this instance until now + lease. An alert that every sink has is
+   skipped; one another instance holds under a live claim is waited for (it usually finishes in milliseconds)
+   and, if the claim is still live after `wait`, left to it: the batch raises DeliveryInProgressError so the
+   platform retries it later. An expired claim (a crashed instance) is taken over.
+2. send: each sink gets the claimed alerts it does not have yet, as one batch.
+3. mark: after each sink, the alerts it took (all, or those a half-failed batch reports as delivered) are
+   recorded for it; the last write also releases the claim, so a retry can claim at once.
+
+A retry therefore sends only to the sinks that have not succeeded. The one gap is a crash between a sink's
+acceptance and its mark, within one send: that sink gets the alert again on the retry (at-least-once there).
+At most `max_per_rule` alerts of one rule go out per batch; the rest are folded into one summary alert, never
+silently dropped.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.alerts.base import Sink
 from core.engine.alerting import alert_id
-from core.errors import DeliveryError
+from core.errors import DeliveryError, DeliveryInProgressError, StateConflictError
 from core.model import Alert
-from core.state.base import Store
-from core.timeutil import isoformat, utcnow
+from core.state.base import Item, Store, get_one
+from core.timeutil import isoformat, parse_time, utcnow
 
-SENT_TTL = timedelta(days=8)
+#: How long after its last redelivery an alert id is remembered, beyond the allowed lateness.
+RETENTION_MARGIN = timedelta(days=1)
+#: How long a claim holds: longer than any sink's own retries, short enough that a crashed instance's alerts
+#: are taken over by the platform's next retry (Lambda retries after 1 and 2 minutes; Pub/Sub backs off to 10).
+DEFAULT_LEASE = timedelta(minutes=5)
+#: How long to wait for another instance's live claim before leaving the batch to the platform's retry.
+DEFAULT_WAIT = timedelta(seconds=20)
+_MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """One alert's delivery record: the sinks that have it, and the live claim if any."""
+
+    done: frozenset[str]
+    owner: str | None
+    until: datetime | None
+
+    @classmethod
+    def of(cls, item: Item | None) -> Ledger:
+        if item is None:
+            return cls(frozenset(), None, None)
+        value = item.value
+        done = value.get("done")
+        if done is None and "sent" in value:  # a record from before per-sink marks: it went to every sink
+            return cls(frozenset({"*"}), None, None)
+        return cls(frozenset(done or ()), value.get("owner"), parse_time(value.get("until")))
+
+    def has(self, sink: str) -> bool:
+        return sink in self.done or "*" in self.done
+
+    def live_claim(self, now: datetime) -> bool:
+        return self.owner is not None and self.until is not None and self.until > now
+
+    def record(self) -> dict[str, Any]:
+        return {"done": sorted(self.done), "owner": self.owner, "until": isoformat(self.until) if self.until else None}
 
 
 class Delivery:
@@ -29,52 +79,196 @@ class Delivery:
         sinks: Sequence[Sink],
         *,
         max_per_rule: int = 100,
+        retention: timedelta = timedelta(days=7) + RETENTION_MARGIN,
+        lease: timedelta = DEFAULT_LEASE,
+        wait: timedelta = DEFAULT_WAIT,
         clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.sinks = tuple(sinks)
         self.max_per_rule = max_per_rule
+        self.retention = retention
+        self.lease = lease
+        self.wait = wait
         self._clock = clock
+        self._sleep = sleep
+        self.owner = uuid.uuid4().hex
+        self._labels = _labels(self.sinks)
 
     def deliver(self, alerts: Sequence[Alert]) -> list[Alert]:
-        """Send the alerts not sent before; returns what went out (including any overflow summary)."""
+        """Send what some sink lacks; returns the alerts that went to at least one sink in this call."""
         unique = {alert.alert_id: alert for alert in alerts}
         if not unique:
             return []
-        sent = self.store.get_many([_ledger_key(aid) for aid in unique])
-        fresh = [alert for aid, alert in unique.items() if _ledger_key(aid) not in sent]
-        outgoing = self._cap(fresh)
+        current = self.store.get_many([_ledger_key(aid) for aid in unique])
+        fresh = [alert for aid, alert in unique.items() if self._lacking(Ledger.of(current.get(_ledger_key(aid))))]
+        outgoing, folded = self._cap(fresh)
         if not outgoing:
             return []
-        self._send(outgoing)
-        now = self._clock()
-        for aid in dict.fromkeys(alert.alert_id for alert in [*fresh, *outgoing]):  # folded ones too, once each
-            self.store.put(_ledger_key(aid), {"sent": isoformat(now)}, expires_at=now + SENT_TTL, version=None)
-        return outgoing
+        claims, busy = self._claim_all(outgoing, current)
+        sent, failures = self._send(claims)
+        for overflow, members in folded.items():  # the alerts folded into a summary are done with it
+            if overflow in claims and self._complete(claims[overflow]):
+                for member in members:
+                    self._mark(member, set(self._labels.values()), release=True)
+        if busy:
+            failures.append(
+                DeliveryInProgressError(
+                    "delivery", f"{len(busy)} alerts are being sent by another instance; the batch will be retried"
+                )
+            )
+        _raise(failures)
+        return [alert for alert in outgoing if alert.alert_id in sent]
 
-    def _cap(self, alerts: Sequence[Alert]) -> list[Alert]:
+    def _lacking(self, ledger: Ledger) -> bool:
+        return any(not ledger.has(label) for label in self._labels.values())
+
+    def _cap(self, alerts: Sequence[Alert]) -> tuple[list[Alert], dict[str, list[str]]]:
+        """The alerts to send, and for each overflow summary among them, the ids of the alerts it stands for."""
         by_rule: dict[str, list[Alert]] = defaultdict(list)
         for alert in sorted(alerts, key=lambda a: (a.first_seen, a.alert_id)):
             by_rule[alert.rule_id].append(alert)
         kept: list[Alert] = []
+        folded: dict[str, list[str]] = {}
         for group in by_rule.values():
             kept.extend(group[: self.max_per_rule])
             if len(group) > self.max_per_rule:
-                kept.append(overflow_alert(group[self.max_per_rule :]))
-        return kept
+                summary = overflow_alert(group[self.max_per_rule :])
+                kept.append(summary)
+                folded[summary.alert_id] = [alert.alert_id for alert in group[self.max_per_rule :]]
+        return kept, folded
 
-    def _send(self, alerts: Sequence[Alert]) -> None:
+    # -- claims ------------------------------------------------------------------------------------------------
+
+    def _claim_all(
+        self, outgoing: Sequence[Alert], current: Mapping[str, Item]
+    ) -> tuple[dict[str, _Claim], list[Alert]]:
+        """Claim every alert some sink lacks; wait a bounded time for those another live instance holds."""
+        claims: dict[str, _Claim] = {}
+        waiting = list(outgoing)
+        known = {alert.alert_id: current.get(_ledger_key(alert.alert_id)) for alert in outgoing}
+        deadline = time.monotonic() + self.wait.total_seconds()
+        pause = 0.01
+        while True:
+            busy = []
+            for alert in waiting:
+                claim = self._claim(alert, known[alert.alert_id])
+                if isinstance(claim, _Claim):
+                    claims[alert.alert_id] = claim
+                elif claim == "busy":
+                    busy.append(alert)
+            if not busy or time.monotonic() >= deadline:
+                return claims, busy
+            self._sleep(pause)
+            pause = min(pause * 2, 1.0)
+            fetched = self.store.get_many([_ledger_key(alert.alert_id) for alert in busy])
+            known.update({alert.alert_id: fetched.get(_ledger_key(alert.alert_id)) for alert in busy})
+            waiting = busy
+
+    def _claim(self, alert: Alert, item: Item | None) -> _Claim | str:
+        """A claim on the alert, or "done" when every sink has it, or "busy" under another live claim."""
+        key = _ledger_key(alert.alert_id)
+        for _ in range(_MAX_ATTEMPTS):
+            ledger = Ledger.of(item)
+            now = self._clock()
+            if not self._lacking(ledger):
+                return "done"
+            if ledger.live_claim(now) and ledger.owner != self.owner:
+                return "busy"
+            mine = Ledger(ledger.done, self.owner, now + self.lease)
+            version = item.version if item else None
+            if self.store.put(key, mine.record(), expires_at=now + self.retention, version=version):
+                return _Claim(alert, mine, (version or 0) + 1)
+            item = get_one(self.store, key)
+        raise StateConflictError(
+            f"the delivery record of alert {alert.alert_id} kept changing; the batch will be retried"
+        )
+
+    # -- sending -----------------------------------------------------------------------------------------------
+
+    def _send(self, claims: Mapping[str, _Claim]) -> tuple[set[str], list[DeliveryError]]:
+        sent: set[str] = set()
         failures: list[DeliveryError] = []
+        pending_marks: dict[str, set[str]] = defaultdict(set)
         for sink in self.sinks:
+            label = self._labels[id(sink)]
+            batch = [claim.alert for claim in claims.values() if not claim.ledger.has(label)]
+            if not batch:
+                continue
             try:
-                sink.send(alerts)
+                sink.send(batch)
+                took = {alert.alert_id for alert in batch}
             except DeliveryError as exc:
+                took = {alert.alert_id for alert in batch} & exc.delivered
                 failures.append(exc)
-        if len(failures) == 1:
-            raise failures[0]
-        if failures:
-            reasons = "; ".join(f"{f.sink}: {f.reason}" for f in failures)
-            raise DeliveryError(", ".join(f.sink for f in failures), reasons)
+            for aid in took:
+                pending_marks[aid].add(label)
+            sent |= took
+            last = sink is self.sinks[-1]
+            for aid in took if not last else ():
+                claims[aid].add(self._mark(aid, {label}, release=False, claim=claims[aid]))
+        for aid, claim in claims.items():  # the last sink's marks, and every claim released in one write each
+            claim.add(self._mark(aid, pending_marks[aid] - claim.ledger.done, release=True, claim=claim))
+        return sent, failures
+
+    def _complete(self, claim: _Claim) -> bool:
+        return not self._lacking(claim.ledger)
+
+    def _mark(self, aid: str, labels: set[str], *, release: bool, claim: _Claim | None = None) -> Ledger:
+        """Add `labels` to the alert's done sinks (and release this instance's claim): a union, so never lost."""
+        key = _ledger_key(aid)
+        item = claim.item if claim is not None else get_one(self.store, key)
+        for _ in range(_MAX_ATTEMPTS):
+            ledger = Ledger.of(item)
+            owner, until = ledger.owner, ledger.until
+            if release and owner == self.owner:
+                owner, until = None, None
+            updated = Ledger(ledger.done | labels, owner, until)
+            if updated == ledger:
+                return ledger
+            version = item.version if item else None
+            now = self._clock()
+            if self.store.put(key, updated.record(), expires_at=now + self.retention, version=version):
+                if claim is not None:
+                    claim.version = (version or 0) + 1
+                return updated
+            item = get_one(self.store, key)
+            if claim is not None:
+                claim.version = item.version if item else 0
+        raise StateConflictError(f"the delivery record of alert {aid} kept changing; the batch will be retried")
+
+
+@dataclass(slots=True)
+class _Claim:
+    alert: Alert
+    ledger: Ledger
+    version: int
+
+    @property
+    def item(self) -> Item:
+        return Item(self.ledger.record(), self.version, datetime.max.replace(tzinfo=UTC))
+
+    def add(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+
+def _labels(sinks: Sequence[Sink]) -> dict[int, str]:
+    """Each sink's name in the ledger: its label, numbered when two sinks share one."""
+    seen: dict[str, int] = defaultdict(int)
+    labels: dict[int, str] = {}
+    for sink in sinks:
+        seen[sink.label] += 1
+        labels[id(sink)] = sink.label if seen[sink.label] == 1 else f"{sink.label}#{seen[sink.label]}"
+    return labels
+
+
+def _raise(failures: Sequence[DeliveryError]) -> None:
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        reasons = "; ".join(f"{f.sink}: {f.reason}" for f in failures)
+        raise DeliveryError(", ".join(f.sink for f in failures), reasons)
 
 
 def overflow_alert(excess: Sequence[Alert]) -> Alert:

@@ -37,9 +37,18 @@ class StateConflictError(StateError):
 
 
 class DeliveryError(SecretwatchError):
-    """A sink could not deliver alerts after bounded retries: raised so the platform retries the batch."""
+    """A sink could not deliver alerts after bounded retries: raised so the platform retries the batch.
 
-    def __init__(self, sink: str, message: str) -> None:
+    `delivered` holds the ids of the alerts the sink did deliver before it failed (a batch that failed half-way),
+    so a retry sends only the rest.
+    """
+
+    def __init__(self, sink: str, message: str, *, delivered: frozenset[str] = frozenset()) -> None:
         self.sink = sink
         self.reason = message
+        self.delivered = delivered
         super().__init__(f"sink {sink}: {message}")
+
+
+class DeliveryInProgressError(DeliveryError):
+    """Another live instance holds the claim on alerts this batch raised: retried later, when it has finished."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.alerts.base import Sink
-from core.delivery import Delivery
+from core.delivery import RETENTION_MARGIN, Delivery
 from core.engine import Engine
+from core.engine.evaluate import DEFAULT_LATENESS
 from core.model import AuditEvent
 from core.prefilter import Prefilter
 from core.rules.schema import Rule
@@ -20,6 +21,11 @@ from core.state.counting import CountingStore
 from core.timeutil import utcnow
 
 Document = bytes | str | dict[str, Any] | list[Any]
+
+#: Audit events before this are refused as `implausible_timestamp` (Kubernetes 1.0 shipped in 2015), and so are
+#: events more than FUTURE_SLACK after the time of receipt: a clock that far off is a forgery or a broken clock.
+PLAUSIBLE_SINCE = datetime(2014, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -38,6 +44,7 @@ class Summary:
     ignored: Counter[str] = field(default_factory=Counter)
     matches: Counter[str] = field(default_factory=Counter)
     without_term: Counter[str] = field(default_factory=Counter)
+    too_late: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
     inferred_timestamps: int = 0
     state_reads: int = 0
@@ -57,6 +64,7 @@ class Summary:
             "ignored": dict(self.ignored),
             "matches": dict(self.matches),
             "without_term": dict(self.without_term),
+            "too_late": dict(self.too_late),
             "alerts": dict(self.alerts),
             "inferred_timestamps": self.inferred_timestamps,
             "state_requests": {"reads": self.state_reads, "writes": self.state_writes},
@@ -78,6 +86,7 @@ class Pipeline:
         sinks: Sequence[Sink],
         *,
         learning_period: timedelta = timedelta(0),
+        lateness: timedelta = DEFAULT_LATENESS,
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 5000,
         max_alerts_per_rule: int = 100,
@@ -85,8 +94,10 @@ class Pipeline:
     ) -> None:
         self.prefilter = Prefilter.for_rules(rules) if prefilter else None
         self.store = CountingStore(store)
-        self.engine = Engine(rules, self.store, learning_period=learning_period, clock=clock)
-        self.delivery = Delivery(self.store, sinks, max_per_rule=max_alerts_per_rule, clock=clock)
+        self.engine = Engine(rules, self.store, learning_period=learning_period, lateness=lateness, clock=clock)
+        self.delivery = Delivery(
+            self.store, sinks, max_per_rule=max_alerts_per_rule, retention=lateness + RETENTION_MARGIN, clock=clock
+        )
         self.batch_size = batch_size
         self._clock = clock
 
@@ -99,6 +110,7 @@ class Pipeline:
     ) -> Summary:
         summary = Summary()
         received_at = self._clock()  # one time of receipt per call, as one invocation receives its whole batch
+        latest = received_at + FUTURE_SLACK
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []
         seen: set[tuple[str, str | None]] = set()
@@ -107,6 +119,9 @@ class Pipeline:
             items = decode(document, fmt=fmt, received_at=received_at, prefilter=self.prefilter)  # type: ignore[arg-type]
             for item in items:
                 if isinstance(item, AuditEvent):
+                    if not PLAUSIBLE_SINCE <= item.timestamp <= latest:
+                        summary.malformed["implausible_timestamp"] += 1
+                        continue
                     key = (item.audit_id, item.stage)
                     if key in seen:
                         summary.duplicates += 1
@@ -136,5 +151,6 @@ class Pipeline:
         evaluation = self.engine.evaluate(batch)
         summary.matches.update(evaluation.matches)
         summary.without_term.update(evaluation.without_term)
+        summary.too_late.update(evaluation.too_late)
         sent = self.delivery.deliver(evaluation.alerts)
         summary.alerts.update(alert.rule_id for alert in sent)

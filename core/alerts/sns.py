@@ -120,9 +120,16 @@ class SnsSink:
         return cls(unquote(uri.netloc + uri.path), region=region, endpoint_url=endpoint_url)
 
     def send(self, alerts: Sequence[Alert]) -> None:
+        """Publish in batches of ten; on failure, the DeliveryError names the alerts that did go out."""
         entries = [self._entry(alert, index) for index, alert in enumerate(alerts)]
+        published: set[str] = set()
         for batch in _batches(entries):
-            self._publish(batch)
+            try:
+                self._publish(batch)
+            except DeliveryError as exc:
+                published.update(alerts[int(entry_id)].alert_id for entry_id in exc.delivered)
+                raise DeliveryError(self.label, exc.reason, delivered=frozenset(published)) from exc
+            published.update(alerts[int(entry["Id"])].alert_id for entry in batch)
 
     def close(self) -> None:
         if self._owns_client:
@@ -148,21 +155,30 @@ class SnsSink:
         return entry
 
     def _publish(self, batch: list[dict[str, Any]]) -> None:
-        """PublishBatch, publishing again (a bounded number of times) the entries SNS failed on its side."""
-        pending = batch
+        """PublishBatch, publishing again (a bounded number of times) the entries SNS failed on its side.
+
+        A DeliveryError's `delivered` holds the entry ids SNS accepted before it gave up.
+        """
+        pending, accepted = batch, frozenset[str]()
         for round_number in range(1, ENTRY_ROUNDS + 1):
-            failed = self._publish_batch(pending)
+            try:
+                failed = self._publish_batch(pending)
+            except DeliveryError as exc:
+                raise DeliveryError(self.label, exc.reason, delivered=accepted) from exc
+            failed_ids = {failure["Id"] for failure in failed}
+            accepted |= {entry["Id"] for entry in pending if entry["Id"] not in failed_ids}
             if not failed:
                 return
             refused = [failure for failure in failed if failure.get("SenderFault")]
             if refused:
-                raise DeliveryError(self.label, f"SNS refused {_failures(refused, len(pending))}")
+                raise DeliveryError(self.label, f"SNS refused {_failures(refused, len(pending))}", delivered=accepted)
             if round_number == ENTRY_ROUNDS:
                 failures = _failures(failed, len(pending))
                 raise DeliveryError(
-                    self.label, f"SNS failed {failures} in {ENTRY_ROUNDS} rounds; the batch will be retried"
+                    self.label,
+                    f"SNS failed {failures} in {ENTRY_ROUNDS} rounds; the batch will be retried",
+                    delivered=accepted,
                 )
-            failed_ids = {failure["Id"] for failure in failed}
             pending = [entry for entry in pending if entry["Id"] in failed_ids]
             time.sleep(_RETRY_DELAY * round_number)
 

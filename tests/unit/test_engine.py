@@ -177,11 +177,11 @@ def test_every_failing_sink_is_named_once_after_all_sinks_were_tried() -> None:
     assert len(good.alerts) == 1
 
 
-def test_a_new_term_costs_one_read_and_one_write_of_state_plus_the_ledger() -> None:
+def test_a_new_term_costs_one_read_and_one_write_of_state_plus_a_claim_and_a_mark_in_the_ledger() -> None:
     store = CountingStore(MemoryStore())
     engine, delivery = Engine([UNUSUAL], store), Delivery(store, [MemorySink()])
     delivery.deliver(engine.evaluate([read(1)]).alerts)
-    assert (store.reads, store.writes) == (2, 2)  # term read + write, ledger read + write
+    assert (store.reads, store.writes) == (2, 3)  # term read + write; ledger read, claim, done-and-release
 
 
 def test_a_term_of_one_field_is_read_like_a_term_of_several() -> None:
