@@ -8,9 +8,12 @@ from pathlib import Path
 import yaml
 
 from core.errors import RuleError
+from core.rules import bounded_yaml
 from core.rules.schema import Rule, SchemaError, parse_rule
 
 BUILTIN_DIR = Path(__file__).parent
+#: The largest rule file read (the built-in ones are under 16 KiB).
+MAX_FILE_BYTES = 256 * 1024
 
 
 def rule_files(paths: Iterable[Path] = ()) -> list[Path]:
@@ -23,15 +26,31 @@ def rule_files(paths: Iterable[Path] = ()) -> list[Path]:
 
 def load_rule(path: Path) -> Rule:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+        data = bounded_yaml.load(_read(path))
+    except bounded_yaml.YamlBoundError as exc:
+        raise RuleError(str(exc), path=str(path)) from exc
     except yaml.YAMLError as exc:
         raise RuleError(f"not valid YAML: {exc}".replace("\n", " "), path=str(path)) from exc
+    except ValueError as exc:  # a value YAML cannot convert: a date that does not exist, a 5,000-digit number
+        raise RuleError(f"not valid YAML: {str(exc).split(';')[0]}", path=str(path)) from exc
     try:
         return parse_rule(data, str(path))
     except SchemaError as exc:
         raise RuleError(str(exc), path=str(path)) from exc
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise RuleError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise RuleError(f"larger than {MAX_FILE_BYTES // 1024} KiB, the limit for one rule file", path=str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from exc
 
 
 def load_rules(paths: Iterable[Path] = ()) -> list[Rule]:
