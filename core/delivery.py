@@ -188,28 +188,32 @@ class Delivery:
     # -- sending -----------------------------------------------------------------------------------------------
 
     def _send(self, claims: Mapping[str, _Claim]) -> tuple[set[str], list[DeliveryError]]:
+        """Each sink gets the claimed alerts it lacks. Whatever happens, what went out is marked and claims released."""
         sent: set[str] = set()
         failures: list[DeliveryError] = []
-        pending_marks: dict[str, set[str]] = defaultdict(set)
-        for sink in self.sinks:
-            label = self._labels[id(sink)]
-            batch = [claim.alert for claim in claims.values() if not claim.ledger.has(label)]
-            if not batch:
-                continue
-            try:
-                sink.send(batch)
-                took = {alert.alert_id for alert in batch}
-            except DeliveryError as exc:
-                took = {alert.alert_id for alert in batch} & exc.delivered
-                failures.append(exc)
-            for aid in took:
-                pending_marks[aid].add(label)
-            sent |= took
-            last = sink is self.sinks[-1]
-            for aid in took if not last else ():
-                claims[aid].add(self._mark(aid, {label}, release=False, claim=claims[aid]))
-        for aid, claim in claims.items():  # the last sink's marks, and every claim released in one write each
-            claim.add(self._mark(aid, pending_marks[aid] - claim.ledger.done, release=True, claim=claim))
+        last_marks: dict[str, set[str]] = defaultdict(set)
+        try:
+            for index, sink in enumerate(self.sinks):
+                label = self._labels[id(sink)]
+                batch = [claim.alert for claim in claims.values() if not claim.ledger.has(label)]
+                if not batch:
+                    continue
+                try:
+                    sink.send(batch)
+                    took = {alert.alert_id for alert in batch}
+                except DeliveryError as exc:
+                    took = {alert.alert_id for alert in batch} & exc.delivered
+                    failures.append(exc)
+                sent |= took
+                if index == len(self.sinks) - 1:  # marked together with the release below: one write each
+                    for aid in took:
+                        last_marks[aid].add(label)
+                    continue
+                for aid in took:
+                    claims[aid].ledger = self._mark(aid, {label}, release=False, claim=claims[aid])
+        finally:
+            for aid, claim in claims.items():
+                claim.ledger = self._mark(aid, last_marks[aid], release=True, claim=claim)
         return sent, failures
 
     def _complete(self, claim: _Claim) -> bool:
@@ -248,9 +252,6 @@ class _Claim:
     @property
     def item(self) -> Item:
         return Item(self.ledger.record(), self.version, datetime.max.replace(tzinfo=UTC))
-
-    def add(self, ledger: Ledger) -> None:
-        self.ledger = ledger
 
 
 def _labels(sinks: Sequence[Sink]) -> dict[int, str]:
