@@ -5,7 +5,8 @@
 A document is detected by its keys (see `detect`) and unwrapped recursively: Lambda `awslogs` ->
 CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
 Pub/Sub message -> LogEntry; JSON arrays and EventLists at any level. Each record is decoded on its
-own, so a bad record never loses its good neighbours.
+own, so a bad record never loses its good neighbours: even an exception raised inside one record becomes
+that record's `internal_error` Skip, and its envelope goes on with the next record.
 
 Given a Prefilter, records that no rule can match are counted (Prefiltered) instead of parsed: EKS log
 messages, AKS properties.log strings and Pub/Sub data after their envelopes are decoded, and a document
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ConfigError
 from core.model import AuditEvent
 from core.sources import aks, eks, gke, k8s, pubsub, pubsub_text
-from core.sources.items import Format, Nested, Origin, Output, Prefiltered, Skip
+from core.sources.items import Format, Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import detect
 from core.sources.values import json_type, load_json
 
@@ -91,7 +92,7 @@ def _push_body(message: pubsub_text.Message, fmt: Format, origin: Origin) -> Ite
     try:
         item = pubsub.read_message(message, origin)
     except Exception as error:  # noqa: BLE001 - as in _walk
-        return (_internal_error(error, origin),)
+        return (internal_error(error, origin.cloud),)
     return _walk(item.document, item.fmt or fmt, item.origin, depth=1) if isinstance(item, Nested) else (item,)
 
 
@@ -106,13 +107,8 @@ def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator
                 yield from _walk(item.document, item.fmt or fmt, item.origin, depth + 1)
             else:
                 yield item
-    except Exception as error:  # noqa: BLE001 - where any input trouble becomes a counted skip
-        yield _internal_error(error, origin)
-
-
-def _internal_error(error: Exception, origin: Origin) -> Skip:
-    detail = f"{type(error).__name__} while decoding; please report this input shape"
-    return Skip("internal_error", malformed=True, cloud=origin.cloud, detail=detail)
+    except Exception as error:  # noqa: BLE001 - the envelope's own trouble; records catch theirs (internal_error)
+        yield internal_error(error, origin.cloud)
 
 
 def _outputs(document: object, fmt: Format, origin: Origin, depth: int) -> Iterable[Output]:

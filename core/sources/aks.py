@@ -9,7 +9,7 @@ from typing import Any
 from core.model import AuditEvent
 from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
-from core.sources.items import Nested, Origin, Output, Prefiltered, Skip
+from core.sources.items import Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import is_plain_aks_record
 from core.sources.values import as_dict, as_str, audit_id_hint, json_type, load_json, token
 from core.timeutil import parse_time
@@ -29,14 +29,19 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     readers: dict[str, Origin] = {}
     skipped = 0
     for item in records:
-        if not isinstance(item, dict):
-            yield _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
-        elif (log := _audit_log_text(item)) is None:
-            yield Nested(item, inner, "aks")
-        elif not admits(log):
-            skipped += 1
-        else:
-            yield _audit_record(item, log, inner, _reader(readers, item, inner))
+        try:
+            if not isinstance(item, dict):
+                output: Output = _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
+            elif (log := _audit_log_text(item)) is None:
+                output = Nested(item, inner, "aks")
+            elif not admits(log):
+                skipped += 1
+                continue
+            else:
+                output = _audit_record(item, log, inner, _reader(readers, item, inner))
+        except Exception as error:  # noqa: BLE001 - one record's trouble never ends its envelope
+            output = internal_error(error, "azure")
+        yield output
     if skipped:
         yield Prefiltered("azure", skipped)
 

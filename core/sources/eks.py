@@ -9,7 +9,7 @@ from typing import Any
 
 from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
-from core.sources.items import Origin, Output, Prefiltered, Skip
+from core.sources.items import Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.values import as_dict, as_str, audit_id_hint, b64decode, load_json, token
 from core.timeutil import from_epoch_ms
 
@@ -93,12 +93,16 @@ def data_message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
     skipped = 0
     for log_event in log_events:
-        # Inline, not a helper: this runs for every record, and most records end here.
-        message = log_event.get("message") if isinstance(log_event, dict) else None
-        if isinstance(message, str) and not admits(message):
-            skipped += 1
-        else:
-            yield _log_event(log_event, inner)
+        try:
+            # Inline, not a helper: this runs for every record, and most records end here.
+            message = log_event.get("message") if isinstance(log_event, dict) else None
+            if isinstance(message, str) and not admits(message):
+                skipped += 1
+                continue
+            output = _log_event(log_event, inner)
+        except Exception as error:  # noqa: BLE001 - one record's trouble never ends its envelope
+            output = internal_error(error, "aws")
+        yield output
     if skipped:
         yield Prefiltered("aws", skipped)
 

@@ -68,3 +68,12 @@ class Nested:
 
 
 Output: TypeAlias = AuditEvent | Skip | Prefiltered | Nested
+
+
+def internal_error(error: Exception, cloud: str | None) -> Skip:
+    """The Skip for an exception no decoding step expected: a bug, counted like bad input and never raised.
+
+    Caught per record by every envelope that holds several, so one record never takes its neighbours along.
+    """
+    detail = f"{type(error).__name__} while decoding; please report this input shape"
+    return Skip("internal_error", malformed=True, cloud=cloud, detail=detail)
