@@ -6,8 +6,12 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.alerts.render import truncate
 from core.model import FIELDS, Alert, AlertContext, AuditEvent
 from core.rules.schema import Rule
+
+#: Longest title, and longest value placed in one: log values are the requester's (a 450 KB user agent).
+TITLE_LIMIT = 300
 
 
 def alert_id(rule_id: str, *parts: str) -> str:
@@ -20,9 +24,10 @@ def dedup_key(values: Sequence[object]) -> str:
 
 
 def render_title(rule: Rule, event: AuditEvent, count: int) -> str:
+    """The rule's template (plain `{field}` placeholders only, checked at load) filled in, at most TITLE_LIMIT."""
     values: dict[str, object] = {name: _show(event.get(name)) for name in FIELDS}
     values["count"] = count
-    return rule.alert_title.format_map(values)
+    return truncate(rule.alert_title.format_map(values), TITLE_LIMIT)
 
 
 def build_alert(
@@ -59,5 +64,5 @@ def _show(value: object) -> object:
     if value is None or value in ("", ()):
         return "-"
     if isinstance(value, tuple):
-        return ",".join(str(item) for item in value)
-    return value
+        value = ",".join(str(item) for item in value)
+    return truncate(value, TITLE_LIMIT) if isinstance(value, str) else value

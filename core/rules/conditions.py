@@ -6,6 +6,9 @@ Grammar (each node is a one-key or field mapping):
     {field: NAME, OP: VALUE}                      OP one of: equals, in, glob, prefix, contains, exists
 Tuple fields (groups, source_ips) match when any element matches; `exists` means non-empty there.
 String comparisons are exact and case-sensitive, as Kubernetes values are.
+Bounds, because every event that passes the pre-filter pays for the condition: a list holds at most MAX_VALUES
+values, a string at most MAX_TEXT characters, a glob at most MAX_GLOB (matching costs the pattern's length
+times the value's).
 
 Predicates are pure, so `all` and `any` try their cheapest parts first (see `Compiled.cost`); the order
 never changes a result.
@@ -32,6 +35,9 @@ _TUPLE_FIELDS = ("groups", "source_ips")
 _CONTAINING_OPS = ("equals", "in", "prefix", "contains")
 _NAMES = itertools.count()
 _OP_COST = {"exists": 2, "equals": 2, "in": 2, "prefix": 3, "contains": 3, "glob": 4}
+MAX_VALUES = 1_000
+MAX_TEXT = 1_024
+MAX_GLOB = 128
 
 
 class ConditionError(ValueError):
@@ -53,6 +59,8 @@ class Compiled:
     #: The predicate as one Python expression over the event `e`, and the constants it names.
     expression: str = "True"
     constants: Mapping[str, object] = field(default_factory=dict)
+    #: Characters of glob pattern the predicate may run per event (matching costs about this times the value).
+    glob_chars: int = 0
 
 
 def compile_condition(node: object, where: str = "match") -> Compiled:
@@ -67,7 +75,14 @@ def compile_condition(node: object, where: str = "match") -> Compiled:
         return _compile_group(key, value, f"{where}.{key}")
     if key == "not":
         inner = compile_condition(value, f"{where}.not")
-        return _compiled(where, f"not {inner.expression}", inner.constants, inner.fields, cost=inner.cost + 1)
+        return _compiled(
+            where,
+            f"not {inner.expression}",
+            inner.constants,
+            inner.fields,
+            cost=inner.cost + 1,
+            glob_chars=inner.glob_chars,
+        )
     if key == "failed":
         if not isinstance(value, bool):
             raise ConditionError(f"{where}.failed", "must be true or false")
@@ -83,7 +98,8 @@ def _compile_group(key: str, value: object, where: str) -> Compiled:
     constants = {name: constant for part in parts for name, constant in part.constants.items()}
     fields = frozenset().union(*(part.fields for part in parts))
     requires = frozenset().union(*(part.requires for part in parts)) if key == "all" else _either(parts)
-    return _compiled(where, f"({joined})", constants, fields, requires=requires, cost=sum(part.cost for part in parts))
+    cost, globs = sum(part.cost for part in parts), sum(part.glob_chars for part in parts)
+    return _compiled(where, f"({joined})", constants, fields, requires=requires, cost=cost, glob_chars=globs)
 
 
 def _cost(part: Compiled) -> int:
@@ -107,21 +123,20 @@ def _compile_field(node: Mapping[str, Any], where: str) -> Compiled:
         raise ConditionError(f"{where}.field", f"unknown field {name!r}; known fields: {', '.join(FIELDS)}")
     ops = [key for key in node if key != "field"]
     if len(ops) != 1 or ops[0] not in OPERATORS:
-        raise ConditionError(
-            where, f"give exactly one operator of {', '.join(OPERATORS)}; got {ops or 'none'}"
-        )
+        raise ConditionError(where, f"give exactly one operator of {', '.join(OPERATORS)}; got {ops or 'none'}")
     op = ops[0]
     value, constants = node[op], dict[str, object]()
     fields, requires, cost = frozenset({name}), _requires(name, op, value), _OP_COST[op]
+    globs = sum(map(len, _strings(value, f"{where}.{op}", MAX_GLOB))) if op == "glob" else 0
     if name in _TUPLE_FIELDS:
         if op == "exists":
             expression = _exists(f"e.{name}", value, f"{where}.{op}", of_tuple=True)
         else:
             expression = f"any({_value_test(op, value, 'x', constants, f'{where}.{op}')} for x in e.{name})"
-        return _compiled(where, expression, constants, fields, requires=requires, cost=cost + 1)
+        return _compiled(where, expression, constants, fields, requires=requires, cost=cost + 1, glob_chars=globs)
     # Values are never None (the schema refuses null), so None compares unequal and is in no set.
     expression = _value_test(op, value, f"e.{name}", constants, f"{where}.{op}")
-    return _compiled(where, expression, constants, fields, requires=requires, cost=cost)
+    return _compiled(where, expression, constants, fields, requires=requires, cost=cost, glob_chars=globs)
 
 
 def _compiled(
@@ -132,6 +147,7 @@ def _compiled(
     *,
     requires: frozenset[Clause] = frozenset(),
     cost: int = 1,
+    glob_chars: int = 0,
 ) -> Compiled:
     """A node whose predicate is its expression made into one function: a rule runs on every event that
     passes the pre-filter, and calls through a closure per node took twice as long.
@@ -144,7 +160,7 @@ def _compiled(
         predicate: Predicate = eval(f"lambda e: {expression}", namespace)
     except (SyntaxError, RecursionError, MemoryError) as error:  # Python's parser nests about 200 deep
         raise ConditionError(where, "conditions are nested too deeply") from error
-    return Compiled(predicate, fields, requires, cost, expression, constants)
+    return Compiled(predicate, fields, requires, cost, expression, constants, glob_chars)
 
 
 def _requires(name: str, op: str, value: object) -> frozenset[Clause]:
@@ -162,12 +178,14 @@ def _value_test(op: str, value: object, subject: str, constants: dict[str, objec
     if op == "exists":
         return _exists(subject, value, where, of_tuple=False)
     if op == "equals":
-        if not isinstance(value, _SCALAR):
-            raise ConditionError(where, "must be a string, number or boolean")
+        if not isinstance(value, _SCALAR) or (isinstance(value, str) and len(value) > MAX_TEXT):
+            raise ConditionError(
+                where, f"must be a string, number or boolean (a string of at most {MAX_TEXT:,} characters)"
+            )
         return f"({subject} == {value!r})"
     if op == "in":
         return f"({subject} in {_constant(constants, frozenset(_scalars(value, where)))})"
-    strings = tuple(_strings(value, where))
+    strings = tuple(_strings(value, where, MAX_GLOB if op == "glob" else MAX_TEXT))
     if op == "glob":
         pattern = re.compile("|".join(f"(?:{translate(item)})" for item in strings), re.DOTALL)
         return f"(isinstance({subject}, str) and {_constant(constants, pattern.match)}({subject}) is not None)"
@@ -192,13 +210,30 @@ def _constant(constants: dict[str, object], value: object) -> str:
 
 
 def _scalars(value: object, where: str) -> Iterable[_SCALAR]:
-    if not isinstance(value, list) or not value or not all(isinstance(item, _SCALAR) for item in value):
-        raise ConditionError(where, "must be a non-empty list of strings or numbers")
+    if (
+        not isinstance(value, list)
+        or not 0 < len(value) <= MAX_VALUES
+        or not all(isinstance(item, _SCALAR) and _short(item, MAX_TEXT) for item in value)
+    ):
+        raise ConditionError(
+            where, f"must be a list of 1 to {MAX_VALUES:,} strings (at most {MAX_TEXT:,} characters) or numbers"
+        )
     return value
 
 
-def _strings(value: object, where: str) -> Iterable[str]:
+def _strings(value: object, where: str, longest: int) -> Iterable[str]:
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(item, str) and item for item in items):
-        raise ConditionError(where, "must be a non-empty string or list of non-empty strings")
+    if (
+        not isinstance(items, list)
+        or not 0 < len(items) <= MAX_VALUES
+        or not all(isinstance(item, str) and item and _short(item, longest) for item in items)
+    ):
+        raise ConditionError(
+            where,
+            f"must be a non-empty string of at most {longest:,} characters, or a list of 1 to {MAX_VALUES:,} of them",
+        )
     return items
+
+
+def _short(item: object, longest: int) -> bool:
+    return not isinstance(item, str) or len(item) <= longest

@@ -16,9 +16,11 @@ from types import FrameType
 import pytest
 
 from core.cli import main
+from core.engine.alerting import TITLE_LIMIT, render_title
 from core.errors import RuleError
 from core.rules import bounded_yaml
 from core.rules.loader import BUILTIN_DIR, MAX_FILE_BYTES, load_rules
+from tests.unit.engine_helpers import DENIED, UNUSUAL, denied, read
 
 GOOD = (BUILTIN_DIR / "secret_access_denied.yml").read_text()
 MATCH = GOOD[GOOD.index("match:\n") : GOOD.index("threshold:\n")]
@@ -156,3 +158,102 @@ def test_the_built_in_rules_and_a_legitimately_aliased_log_still_load(tmp_path: 
     path = write(tmp_path, GOOD[:anchor] + "\n".join([step] * 2_000) + "\n" + GOOD[anchor:])
     (rule,) = load_rules([path])
     assert sum(len(scenario.steps) for scenario in rule.scenarios) > 2_000
+
+
+# --- values that become templates, patterns, keys and loops --------------------------------------------------
+
+TITLE = 'alert_title: "{count} failed secret reads by {username} in namespace {namespace}"'
+GLOB = "    - not: {field: username, in: [masterclient, aksService]}"
+STEP = "        count: 19\n        every: 30s"
+
+
+def globs(count: int, length: int) -> str:
+    patterns = ", ".join([repr("*" + "a" * (length - 1))] * count)
+    return f"    - not: {{field: user_agent, glob: [{patterns}]}}"
+
+
+HOSTILE = {
+    "nested format spec": (
+        TITLE,
+        'alert_title: "{count:{namespace}} by {username}"',
+        "alert_title: {count:{namespace}} is not allowed",
+    ),
+    "padding format spec": (
+        TITLE,
+        'alert_title: "{count:>300000000}"',
+        "alert_title: {count:>300000000} is not allowed",
+    ),
+    "conversion": (TITLE, 'alert_title: "{username!r}"', "alert_title: {username!r} is not allowed"),
+    "attribute": (TITLE, 'alert_title: "{username.__class__}"', "alert_title: {username.__class__} is not allowed"),
+    "index": (TITLE, 'alert_title: "{groups[0]}"', "alert_title: {groups[0]} is not allowed"),
+    "positional": (TITLE, 'alert_title: "{} {0}"', "alert_title: {} is not allowed"),
+    "unknown field": (
+        TITLE,
+        'alert_title: "{term}"',
+        "alert_title: unknown placeholder {term}; use {count} or an event",
+    ),
+    "lone brace": (TITLE, 'alert_title: "{count"', "alert_title: expected '}' before end of string"),
+    "long title": (TITLE, f'alert_title: "{"x" * 201}"', "alert_title: 201 characters; at most 200"),
+    "long glob": (GLOB, globs(1, 129), "match: match.all[4].not.glob: must be a non-empty string of at most 128"),
+    "many globs": (GLOB, globs(9, 128), "match: glob patterns of 1,152 characters; a rule may have at most 1,024"),
+    "long list": (
+        GLOB,
+        f"    - not: {{field: username, in: [{', '.join(['u'] * 1001)}]}}",
+        "must be a list of 1 to 1,000",
+    ),
+    "long string": (GLOB, f"    - not: {{field: username, prefix: {'u' * 1025}}}", "at most 1,024 characters"),
+    "many conditions": (
+        GLOB,
+        "\n".join(["    - {failed: true}"] * 250),
+        "match: 263 conditions; a rule may have at most 256",
+    ),
+    "id in keys": ("id: secret-access-denied", "id: a|b", "id: 1 to 64 of a-z"),
+    "empty window": ("window: 15m", "window: 0s", "threshold.window: must be longer than 0s"),
+    "endless window": ("window: 15m", "window: 9999999999d", "threshold.window: '9999999999d' is longer than 366d"),
+    "long window": ("window: 15m", "window: 400d", "threshold.window: '400d' is longer than 366d"),
+    "step count": (
+        STEP,
+        "        count: 10001",
+        "scenarios[0].steps[0].count: required, a whole number from 1 to 10000",
+    ),
+    "step span": (
+        STEP,
+        "        count: 10000\n        every: 1d",
+        "scenarios[0].steps[0]: its last log would come 9,999 days in",
+    ),
+    "scenario size": (
+        STEP,
+        "        count: 10000\n" + "      - {count: 10000}\n" * 10,
+        "scenarios[0].steps: 110,000 logs",
+    ),
+    "step set": (STEP, "        set: [1]", "scenarios[0].steps[0].set: must be a mapping"),
+    "expected time": ("last_at: 9m30s", "last_at: soon", "scenarios[1].expect[0].last_at: bad duration 'soon'"),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "message"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_value_is_refused_at_load_with_exit_2_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    assert main(["rules", "--rules", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"secretwatch: {path}: ")
+    assert error.count("\n") == 1
+    assert message in error
+
+
+def test_good_titles_render_as_before() -> None:
+    event = denied(1)
+    assert render_title(DENIED, event, 20) == "20 failed secret reads by mallory@example.com in namespace payments"
+    assert render_title(UNUSUAL, read(1), 1) == (
+        "New client for secrets: system:serviceaccount:payments:api from 198.51.100.23 with curl/8.5.0"
+    )
+
+
+def test_a_title_stays_short_whatever_the_log_holds() -> None:
+    title = render_title(UNUSUAL, read(1, agent="curl/8.5.0 " + "A" * 450_000), 1)
+    assert len(title) == TITLE_LIMIT
+    assert title.startswith("New client for secrets: system:serviceaccount:payments:api from 198.51.100.23 with curl")
+    assert title.endswith("A…")
