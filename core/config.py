@@ -25,8 +25,11 @@ class Settings:
         raw_period = env.get("SECRETWATCH_LEARNING_PERIOD", "0s").strip() or "0s"
         try:
             period = parse_duration(raw_period)
-        except ValueError as exc:
-            raise ConfigError(f"SECRETWATCH_LEARNING_PERIOD: {exc}") from exc
+        except ValueError:  # its message repeats the value; settings are never echoed (core.uris)
+            raise ConfigError(
+                "SECRETWATCH_LEARNING_PERIOD is not a duration: use numbers with units ms, s, m, h, d, w "
+                "(e.g. 7d, 12h, 0s)"
+            ) from None
         return cls(
             store=env.get("SECRETWATCH_STORE", "").strip() or default_store,
             sinks=env.get("SECRETWATCH_SINKS", "").strip(),

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import SplitResult
 
 from core.model import Alert
-from core.uris import query_params
+from core.uris import query_params, where
 
 
 @runtime_checkable
@@ -25,13 +25,6 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def describe_uri(uri: SplitResult) -> str:
-    """The URI without its query and user info: safe to show in a message whatever the user wrote."""
-    host = uri.netloc.rpartition("@")[2]
-    prefix = f"{uri.scheme}://" if uri.scheme else ""
-    return f"{prefix}{host}{uri.path}"
-
-
 def uri_params(uri: SplitResult, *, allowed: Collection[str]) -> dict[str, str]:
     """The query parameters of a sink URI (see core.uris.query_params)."""
-    return query_params(uri, where=f"sink {describe_uri(uri)}", optional=allowed)
+    return query_params(uri, where=where("sink", uri.scheme), optional=allowed)

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import SplitResult, unquote
 
-from core.alerts.base import describe_uri, uri_params
+from core.alerts.base import uri_params
 from core.alerts.render import alert_json
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
+from core.uris import where
 
 
 class JsonlSink:
@@ -38,7 +39,7 @@ class JsonlSink:
         if not uri.netloc and uri.path.startswith("/"):
             return cls(Path(unquote(uri.path)))
         raise ConfigError(
-            f"sink {describe_uri(uri)}: use jsonl://- for standard output, jsonl:///abs/path.jsonl for a file"
+            f"{where('sink', 'jsonl')}: use jsonl://- for standard output, jsonl:///abs/path.jsonl for a file"
         )
 
     def send(self, alerts: Sequence[Alert]) -> None:

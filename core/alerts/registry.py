@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl
 
-from core.alerts.base import Sink, describe_uri
+from core.alerts.base import Sink
 from core.errors import ConfigError
+from core.uris import split_uri, unknown_scheme, where
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,28 +37,24 @@ _URI_START = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 def open_sink(uri: str) -> Sink:
     """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://; see design.md).
 
-    Every failure is a ConfigError with one line saying what to change; messages show the URI without
-    its query or user info, so a secret written there by mistake is not repeated.
+    Every failure is a ConfigError with one line saying what to change, naming the scheme and the parameter
+    but no value from the URI (core.uris), so a secret written there by mistake is not repeated.
     """
-    try:
-        parts = urlsplit(uri.strip())
-    except ValueError as exc:  # only for a malformed [IPv6] host; the message holds no part of the URI
-        raise ConfigError(
-            f"a sink URI is malformed ({exc}); an IPv6 host goes in brackets: smtp://[::1]:25"
-        ) from exc
+    parts = split_uri(uri.strip(), kind="sink")
     _refuse_secrets(parts)
     entry = SINKS.get(parts.scheme)
     if entry is None:
-        known = ", ".join(f"{scheme}://" for scheme in SINKS)
-        if not parts.scheme:
-            raise ConfigError(f"sink {describe_uri(parts)!r} has no scheme: use one of {known} (e.g. jsonl://-)")
-        raise ConfigError(f"unknown sink scheme {parts.scheme!r}: use one of {known} (e.g. jsonl://-)")
+        forms = f"{', '.join(f'{scheme}://' for scheme in SINKS)} (e.g. jsonl://-)"
+        raise unknown_scheme("sink", parts.scheme, SINKS, forms)
     module_name, _, class_name = entry.target.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), class_name)
-        sink: Sink = factory.from_uri(parts)
     except ImportError as exc:
         raise ConfigError(_missing(parts.scheme, entry, module_name, exc)) from exc
+    try:
+        sink: Sink = factory.from_uri(parts)
+    except ValueError:  # an SDK refusing a value; its message would repeat it
+        raise ConfigError(f"{where('sink', parts.scheme)}: the URI is malformed") from None
     return sink
 
 
@@ -83,16 +80,17 @@ def split_uris(uris: str) -> list[str]:
 
 
 def _refuse_secrets(parts: SplitResult) -> None:
+    sink = where("sink", parts.scheme) if parts.scheme in SINKS else "sink URI"
     names = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
     named = sorted(names & _SECRET_PARAMS)
     if named:
         raise ConfigError(
-            f"sink {describe_uri(parts)}: a {named[0]}= parameter is refused, so the password never sits in "
+            f"{sink}: a {named[0]}= parameter is refused, so the password never sits in "
             "a URI; put it in an environment variable and name that variable with password_env=NAME"
         )
     if parts.password is not None:
         raise ConfigError(
-            f"sink {describe_uri(parts)}: a password in the URI (user:password@host) is refused; use "
+            f"{sink}: a password in the URI (user:password@host) is refused; use "
             "username=U and put the password in an environment variable named with password_env=NAME"
         )
 

@@ -18,9 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from core.alerts import render
 from core.alerts.aws_errors import explain_local
-from core.alerts.base import describe_uri, uri_params
+from core.alerts.base import uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
+from core.uris import AWS_REGION, HTTP_ENDPOINT, checked, where
 
 #: Most recipients of one SES email.
 RECIPIENT_LIMIT = 50
@@ -32,6 +33,8 @@ _ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}"
 )
+_SINK = where("sink", "ses")
+_ENDPOINT = "an http:// or https:// URL of a host and port, like http://127.0.0.1:4566"
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=20
 )
@@ -78,16 +81,11 @@ class SesSink:
         params = uri_params(uri, allowed=("to", "region", "endpoint_url"))
         recipients = _split_addresses(params.get("to", ""))
         if not recipients:
-            raise ConfigError(
-                f"sink {describe_uri(uri)}: parameter 'to' is required, e.g. ses://FROM?to=a@example.com,b@example.com"
-            )
-        endpoint_url = params.get("endpoint_url")
-        if endpoint_url is not None and not re.match(r"https?://[^/?#\s]+", endpoint_url):
-            raise ConfigError(
-                f"sink {describe_uri(uri)}: parameter 'endpoint_url' must be an http:// or https:// URL"
-            )
+            raise ConfigError(f"{_SINK}: parameter 'to' is required, e.g. ses://FROM?to=a@example.com,b@example.com")
+        region = checked(params, "region", AWS_REGION, where=_SINK, expected="an AWS region like eu-west-1")
+        endpoint_url = checked(params, "endpoint_url", HTTP_ENDPOINT, where=_SINK, expected=_ENDPOINT)
         sender = unquote(uri.netloc + uri.path)
-        return cls(sender, recipients, region=params.get("region") or None, endpoint_url=endpoint_url)
+        return cls(sender, recipients, region=region, endpoint_url=endpoint_url)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
@@ -135,20 +133,19 @@ class SesSink:
 
 
 def _check_addresses(sender: str, recipients: Sequence[str]) -> None:
-    """ConfigError naming the first address that is not one; only that address is repeated."""
+    """ConfigError naming the first address that is not one, by its place: an address typed in the wrong
+    place may be a secret (core.uris)."""
     if not _ADDRESS.fullmatch(sender):
         raise ConfigError(
-            f"sink ses: the sender {sender[:100]!r} is not an email address; use ses://alerts@example.com?to=..."
+            f"{_SINK}: the sender (what follows ses://) is not an email address; use ses://alerts@example.com?to=..."
         )
     if not recipients:
-        raise ConfigError("sink ses: parameter 'to' names no recipient")
+        raise ConfigError(f"{_SINK}: parameter 'to' names no recipient")
     if len(recipients) > RECIPIENT_LIMIT:
-        raise ConfigError(
-            f"sink ses: parameter 'to' names {len(recipients)} recipients; SES allows {RECIPIENT_LIMIT}"
-        )
-    for address in recipients:
+        raise ConfigError(f"{_SINK}: parameter 'to' names {len(recipients)} recipients; SES allows {RECIPIENT_LIMIT}")
+    for place, address in enumerate(recipients, start=1):
         if not _ADDRESS.fullmatch(address):
-            raise ConfigError(f"sink ses: parameter 'to': {address[:100]!r} is not an email address")
+            raise ConfigError(f"{_SINK}: parameter 'to': recipient {place} is not an email address")
 
 
 def _split_addresses(value: str) -> list[str]:
@@ -162,7 +159,7 @@ def _client(region: str | None, endpoint_url: str | None) -> SesClient:
             "sesv2", region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
         )
     except NoRegionError as exc:
-        raise ConfigError("sink ses: no AWS region; add region=R to the URI or set AWS_REGION") from exc
+        raise ConfigError(f"{_SINK}: no AWS region; add region=R to the URI or set AWS_REGION") from exc
     return client
 
 

@@ -41,11 +41,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult
 
-from core.alerts.base import describe_uri, uri_params
+from core.alerts.base import uri_params
 from core.alerts.render import clean_text, render_html, render_text, subject
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
 from core.timeutil import utcnow
+from core.uris import where as uri_where
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,16 @@ class SmtpSettings:
 
     @classmethod
     def from_uri(cls, uri: SplitResult) -> SmtpSettings:
-        where = describe_uri(uri)
+        where = uri_where("sink", uri.scheme)
         params = uri_params(uri, allowed=_PARAMS)
         if uri.username is not None:
-            raise ConfigError(f"sink {where}: put the user in username=U, not before the host")
+            raise ConfigError(f"{where}: put the user in username=U, not before the host")
         if uri.path not in ("", "/") or not uri.hostname:
-            raise ConfigError(f"sink {where}: write {uri.scheme}://HOST[:PORT]?from=F&to=A,B")
+            raise ConfigError(f"{where}: write {uri.scheme}://HOST[:PORT]?from=F&to=A,B")
         starttls = _flag(params, "starttls", default=False, where=where)
         if uri.scheme == "smtps" and starttls:
             raise ConfigError(
-                f"sink {where}: starttls=1 does not apply to smtps://, which speaks TLS from the start; "
+                f"{where}: starttls=1 does not apply to smtps://, which speaks TLS from the start; "
                 "use smtp://HOST:587?starttls=1 for STARTTLS"
             )
         return cls(
@@ -120,9 +121,8 @@ class SmtpSettings:
 
     @property
     def where(self) -> str:
-        """The server as a URI without parameters, for configuration messages."""
-        scheme = "smtps" if self.tls == "implicit" else "smtp"
-        return f"{scheme}://{self.address}"
+        """How configuration messages name this sink: by scheme alone (core.uris)."""
+        return uri_where("sink", "smtps" if self.tls == "implicit" else "smtp")
 
     @property
     def address(self) -> str:
@@ -131,43 +131,43 @@ class SmtpSettings:
     @property
     def password_source(self) -> str:
         if self.password_file is not None:
-            return f"the file {self.password_file} (password_file)"
-        return f"the environment variable {self.password_env} (password_env)"
+            return "the file named by password_file"
+        return "the environment variable named by password_env"
 
     def _check_auth(self) -> None:
         has_password = self.password_env is not None or self.password_file is not None
         if self.username is None and has_password:
-            raise ConfigError(f"sink {self.where}: password_env and password_file need username=U")
+            raise ConfigError(f"{self.where}: password_env and password_file need username=U")
         if self.username is None:
             return
         if not has_password:
             raise ConfigError(
-                f"sink {self.where}: username= needs a password: name the environment variable that holds it "
+                f"{self.where}: username= needs a password: name the environment variable that holds it "
                 "with password_env=NAME, or a mounted secret file with password_file=/abs/path"
             )
         if self.password_env is not None and self.password_file is not None:
-            raise ConfigError(f"sink {self.where}: give password_env or password_file, not both")
+            raise ConfigError(f"{self.where}: give password_env or password_file, not both")
         if not self.username.isascii():
-            raise ConfigError(f"sink {self.where}: username= must be ASCII (SMTP AUTH sends it as such)")
+            raise ConfigError(f"{self.where}: username= must be ASCII (SMTP AUTH sends it as such)")
         if self.password_env is not None and not _VARIABLE.fullmatch(self.password_env):
             raise ConfigError(
-                f"sink {self.where}: password_env must name an environment variable (letters, digits, _)"
+                f"{self.where}: password_env must name an environment variable (letters, digits, _)"
             )
         if self.tls == "none" and not _is_loopback(self.host):
             raise ConfigError(
-                f"sink {self.where}: AUTH without TLS would send the password in clear; add starttls=1 or "
+                f"{self.where}: AUTH without TLS would send the password in clear; add starttls=1 or "
                 "use smtps:// (AUTH without TLS is allowed only to a relay on this machine)"
             )
 
     def _check_tls(self) -> None:
         if self.tls == "none" and (self.tls_ca is not None or not self.tls_verify):
-            raise ConfigError(f"sink {self.where}: tls_ca and tls_verify apply only with starttls=1 or smtps://")
+            raise ConfigError(f"{self.where}: tls_ca and tls_verify apply only with starttls=1 or smtps://")
         if self.tls_ca is not None and not self.tls_verify:
             raise ConfigError(
-                f"sink {self.where}: give tls_ca (verify against that CA) or tls_verify=0, not both"
+                f"{self.where}: give tls_ca (verify against that CA) or tls_verify=0, not both"
             )
         if self.timeout <= 0:
-            raise ConfigError(f"sink {self.where}: timeout must be a positive number of seconds")
+            raise ConfigError(f"{self.where}: timeout must be a positive number of seconds")
 
 
 class SmtpSink:
@@ -180,7 +180,7 @@ class SmtpSink:
 
     def __init__(self, settings: SmtpSettings, *, attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> None:
         if attempts < 1 or backoff < 0:
-            raise ConfigError(f"sink {settings.where}: attempts must be at least 1 and backoff not negative")
+            raise ConfigError(f"{settings.where}: attempts must be at least 1 and backoff not negative")
         self.settings = settings
         self.label = f"{'smtps' if settings.tls == 'implicit' else 'smtp'}:{settings.address}"
         self.attempts = attempts
@@ -189,7 +189,7 @@ class SmtpSink:
         try:
             read_password(settings)  # fail at start, not at the first alert; it is read again at each send
         except PasswordUnavailableError as exc:
-            raise ConfigError(f"sink {settings.where}: {exc}") from None
+            raise ConfigError(f"{settings.where}: {exc}") from None
         if settings.tls != "none" and not settings.tls_verify:
             log.warning("%s: tls_verify=0, the server's certificate is NOT verified (test servers only)",
                         self.label)
@@ -325,8 +325,8 @@ def read_password(settings: SmtpSettings) -> str | None:
         password = os.environ.get(settings.password_env, "")
         if not password:
             raise PasswordUnavailableError(
-                f"{settings.password_source} is not set or empty: set it to the SMTP password of "
-                f"{settings.username}"
+                f"{settings.password_source} is not set or empty: set it to the SMTP password of the "
+                "username= user"
             )
     else:
         return None
@@ -345,7 +345,7 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
         context = ssl.create_default_context(cafile=settings.tls_ca)
     except OSError as exc:
         raise ConfigError(
-            f"sink {settings.where}: cannot load tls_ca {settings.tls_ca} ({exc.strerror or exc}); "
+            f"{settings.where}: cannot load the file named by tls_ca ({exc.strerror or type(exc).__name__}); "
             "give a PEM file of CA certificates"
         ) from None
     if not settings.tls_verify:
@@ -434,17 +434,17 @@ def _port(uri: SplitResult, where: str) -> int:
     try:
         port = uri.port
     except ValueError:
-        raise ConfigError(f"sink {where}: the port must be a number from 1 to 65535") from None
+        raise ConfigError(f"{where}: the port must be a number from 1 to 65535") from None
     return port or DEFAULT_PORTS[uri.scheme]
 
 
 def _address(value: str, name: str, where: str) -> str:
     address = value.strip()
     if not address:
-        raise ConfigError(f"sink {where}: {name}= is required (an address like alerts@example.com)")
+        raise ConfigError(f"{where}: {name}= is required (an address like alerts@example.com)")
     if not _ADDRESS.fullmatch(address):
         raise ConfigError(
-            f"sink {where}: {name}= must be a bare ASCII address like alerts@example.com (no display name)"
+            f"{where}: {name}= must be a bare ASCII address like alerts@example.com (no display name)"
         )
     return address
 
@@ -452,7 +452,7 @@ def _address(value: str, name: str, where: str) -> str:
 def _recipients(value: str, where: str) -> tuple[str, ...]:
     addresses = [_address(item, "to", where) for item in value.split(",") if item.strip()]
     if not addresses:
-        raise ConfigError(f"sink {where}: to= is required (one or more addresses, comma-separated)")
+        raise ConfigError(f"{where}: to= is required (one or more addresses, comma-separated)")
     return tuple(dict.fromkeys(addresses))
 
 
@@ -461,7 +461,7 @@ def _flag(params: dict[str, str], name: str, *, default: bool, where: str) -> bo
         return default
     value = _FLAGS.get(params[name].strip().lower())
     if value is None:
-        raise ConfigError(f"sink {where}: {name}= must be 1 or 0")
+        raise ConfigError(f"{where}: {name}= must be 1 or 0")
     return value
 
 
@@ -470,7 +470,7 @@ def _path(params: dict[str, str], name: str, where: str) -> Path | None:
         return None
     path = Path(params[name])
     if not path.is_absolute():
-        raise ConfigError(f"sink {where}: {name}= must be an absolute path")
+        raise ConfigError(f"{where}: {name}= must be an absolute path")
     return path
 
 
@@ -482,5 +482,5 @@ def _timeout(value: str | None, where: str) -> float:
     except ValueError:
         seconds = 0.0
     if not 0 < seconds < float("inf"):
-        raise ConfigError(f"sink {where}: timeout= must be a positive number of seconds")
+        raise ConfigError(f"{where}: timeout= must be a positive number of seconds")
     return seconds

@@ -29,9 +29,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.alerts import render
 from core.alerts.aws_errors import explain_local
-from core.alerts.base import describe_uri, uri_params
+from core.alerts.base import uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert, AlertContext
+from core.uris import AWS_REGION, HTTP_ENDPOINT, checked, where
 
 #: Most bytes SNS takes for one message, and for all the messages of one PublishBatch together.
 MESSAGE_LIMIT = 262_144
@@ -50,6 +51,7 @@ _ITEMS_LIMIT = 8
 _TOPIC_ARN = re.compile(
     r"arn:aws[a-z-]*:sns:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
 )
+_ENDPOINT = "an http:// or https:// URL of a host and port, like http://127.0.0.1:4566"
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=20
 )
@@ -99,7 +101,8 @@ class SnsSink:
         topic = Topic.parse(topic_arn)
         if topic is None:
             raise ConfigError(
-                f"sink sns://{topic_arn}: not an SNS topic ARN; use sns://arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME"
+                f"{where('sink', 'sns')}: what follows sns:// is not an SNS topic ARN; "
+                "use sns://arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME"
             )
         self.topic = topic
         self.label = f"sns:{topic_arn}"
@@ -111,12 +114,9 @@ class SnsSink:
     @classmethod
     def from_uri(cls, uri: SplitResult) -> SnsSink:
         params = uri_params(uri, allowed=("region", "endpoint_url"))
-        endpoint_url = params.get("endpoint_url")
-        if endpoint_url is not None and not re.match(r"https?://[^/?#\s]+", endpoint_url):
-            raise ConfigError(
-                f"sink {describe_uri(uri)}: parameter 'endpoint_url' must be an http:// or https:// URL"
-            )
-        region = params.get("region") or None
+        sink = where("sink", "sns")
+        region = checked(params, "region", AWS_REGION, where=sink, expected="an AWS region like eu-west-1")
+        endpoint_url = checked(params, "endpoint_url", HTTP_ENDPOINT, where=sink, expected=_ENDPOINT)
         return cls(unquote(uri.netloc + uri.path), region=region, endpoint_url=endpoint_url)
 
     def send(self, alerts: Sequence[Alert]) -> None:

@@ -49,8 +49,11 @@ from core.errors import ConfigError, StateError
 from core.state.base import Item, JSONValue
 from core.state.registry import uri_params
 from core.timeutil import utcnow
+from core.uris import where
 
+_STORE = where("store", "azuretables")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_ROW_KEY = 512  # characters: a RowKey holds at most 1 KiB of UTF-16
 _HASHED_PREFIX = "~"  # never produced by URL-safe base64, so hashed and encoded RowKeys cannot meet
 _CHUNK_ASCII = 32_768  # characters per value property: 64 KiB of UTF-16 when all are ASCII
@@ -102,17 +105,22 @@ class AzureTablesStore:
         table = uri.netloc
         if uri.path or uri.fragment or not _TABLE_NAME.fullmatch(table):
             raise ConfigError(
-                "store 'azuretables://' takes an existing table name (3-63 letters and digits, starting with "
+                f"{_STORE} takes an existing table name (3-63 letters and digits, starting with "
                 "a letter) and nothing else: write azuretables://TABLE?connection_setting=NAME"
             )
         setting = uri_params(uri, required=["connection_setting"])["connection_setting"]
+        if not _SETTING_NAME.fullmatch(setting):
+            raise ConfigError(
+                f"{_STORE}: parameter 'connection_setting' must be the name of an app setting or environment "
+                "variable (letters, digits, _) that holds the connection string, not the connection string itself"
+            )
         connection_string = os.environ.get(setting, "")
         if not connection_string.strip():
             raise ConfigError(
-                f"store 'azuretables://': setting {setting} is empty or not set; set it (an app setting on "
-                "Azure) to the storage account's connection string"
+                f"{_STORE}: the setting named by connection_setting is empty or not set; set it (an app setting "
+                "on Azure) to the storage account's connection string"
             )
-        return cls(_table_client(connection_string, table, setting), setting=setting, clock=clock)
+        return cls(_table_client(connection_string, table), setting=setting, clock=clock)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Item]:
         now = self._clock()
@@ -268,7 +276,7 @@ class AzureTablesStore:
         )
 
 
-def _table_client(connection_string: str, table: str, setting: str) -> TableClient:
+def _table_client(connection_string: str, table: str) -> TableClient:
     try:
         return TableClient.from_connection_string(
             connection_string,
@@ -276,10 +284,9 @@ def _table_client(connection_string: str, table: str, setting: str) -> TableClie
             connection_timeout=_CONNECTION_TIMEOUT_S,
             read_timeout=_READ_TIMEOUT_S,
         )
-    except ValueError:
+    except ValueError:  # its message can quote the connection string
         raise ConfigError(
-            f"store 'azuretables://': setting {setting} does not hold a valid storage connection string; "
-            f"check the connection string in setting {setting}"
+            f"{_STORE}: the setting named by connection_setting does not hold a valid storage connection string"
         ) from None
 
 

@@ -43,6 +43,7 @@ from core.errors import ConfigError, StateError
 from core.state.base import Item, JSONValue
 from core.state.registry import uri_params
 from core.timeutil import utcnow
+from core.uris import AWS_REGION, HTTP_ENDPOINT, checked, where
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -103,9 +104,12 @@ class DynamoDBStore:
                 "store 'dynamodb://' needs a table name of 3-255 letters, digits, '_', '-' or '.' "
                 "and nothing else before the '?': write dynamodb://TABLE?region=R"
             )
-        return cls(
-            uri.netloc, region=params.get("region"), endpoint_url=params.get("endpoint_url"), clock=clock
+        store = where("store", "dynamodb")
+        region = checked(params, "region", AWS_REGION, where=store, expected="an AWS region like eu-west-1")
+        endpoint_url = checked(
+            params, "endpoint_url", HTTP_ENDPOINT, where=store, expected="an http:// or https:// URL of a host and port"
         )
+        return cls(uri.netloc, region=region, endpoint_url=endpoint_url, clock=clock)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Item]:
         wanted = {partition_key(key): key for key in keys}

@@ -7,7 +7,7 @@
     azuretables://TABLE?connection_setting=NAME
 
 Each backend class parses its own URI in `from_uri(uri, *, clock)`, using `uri_params` for the query.
-Error messages name schemes and parameter names, never values: a value may be a secret.
+Errors follow core.uris: they name the scheme and the parameter, never a value typed in the URI.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 from core.errors import ConfigError
 from core.state.base import Store
 from core.timeutil import utcnow
-from core.uris import query_params
+from core.uris import query_params, split_uri, unknown_scheme, where
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,26 +54,26 @@ def open_store(uri: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
     parts = _split(uri)
     backend = BACKENDS.get(parts.scheme)
     if backend is None:
-        raise ConfigError(f"unknown store '{parts.scheme}:': use one of {_known_forms()}")
-    return _load(parts.scheme, backend).from_uri(parts, clock=clock)
+        raise unknown_scheme("store", parts.scheme, BACKENDS, _known_forms())
+    store_class = _load(parts.scheme, backend)
+    try:
+        return store_class.from_uri(parts, clock=clock)
+    except ValueError:  # an SDK refusing a value; its message would repeat it
+        raise ConfigError(f"{where('store', parts.scheme)}: the URI is malformed; write {backend.example}") from None
 
 
 def uri_params(
     uri: SplitResult, *, required: Sequence[str] = (), optional: Sequence[str] = ()
 ) -> dict[str, str]:
     """The query parameters of a store URI (see core.uris.query_params)."""
-    return query_params(uri, where=f"store '{uri.scheme}://'", required=required, optional=optional)
+    return query_params(uri, where=where("store", uri.scheme), required=required, optional=optional)
 
 
 def _split(uri: str) -> SplitResult:
     text = uri.strip()
     if text.lower() == "memory":
         text = "memory://"
-    parts = urlsplit(text)
-    if not parts.scheme:
-        # Echo nothing of the input: a misplaced connection string would land here.
-        raise ConfigError(f"store URI has no scheme: use one of {_known_forms()}")
-    return parts
+    return split_uri(text, kind="store")
 
 
 def _load(scheme: str, backend: Backend) -> _StoreClass:

@@ -221,5 +221,5 @@ def test_bad_configuration_fails_with_one_clear_message(aws: Aws, monkeypatch: p
 
     monkeypatch.setenv("SECRETWATCH_STORE", "postgres://db")
     handler.pipeline.cache_clear()
-    with pytest.raises(ConfigError, match="unknown store 'postgres:'"):
+    with pytest.raises(ConfigError, match="unknown store scheme: use one of"):
         invoke(eks_lambda_event(ENUMERATION[:1], cluster="prod"))

@@ -464,12 +464,12 @@ def test_a_missing_table_fails_the_batch_with_a_message_naming_the_table(
         (
             {"SECRETWATCH_SINKS": "jsonl://-",
              "SECRETWATCH_STORE": f"azuretables://secretwatch?connection_setting={STORAGE_SETTING}"},
-            f"setting {STORAGE_SETTING} is empty or not set",
+            "the setting named by connection_setting is empty or not set",
         ),
         (
             {"SECRETWATCH_SINKS": "jsonl://-", STORAGE_SETTING: "DefaultEndpointsProtocol=https;AccountKey=hunter2",
              "SECRETWATCH_STORE": f"azuretables://secretwatch?connection_setting={STORAGE_SETTING}"},
-            f"setting {STORAGE_SETTING} does not hold a valid storage connection string",
+            "the setting named by connection_setting does not hold a valid storage connection string",
         ),
         ({"SECRETWATCH_SINKS": "smtp://relay.example.com?from=a@example.com&to=b@example.com&password=hunter2"},
          "password"),

@@ -245,7 +245,7 @@ def test_an_alert_the_mail_server_refused_is_sent_when_pubsub_redelivers(
     ("setting", "value", "says"),
     [
         ("SECRETWATCH_SINKS", "", "SECRETWATCH_SINKS is empty"),
-        ("SECRETWATCH_SINKS", "pagerduty://oncall", "unknown sink scheme 'pagerduty'"),
+        ("SECRETWATCH_SINKS", "pagerduty://oncall", "unknown sink scheme: use one of"),
         ("SECRETWATCH_STORE", "firestore://alerts", "project"),
         ("SECRETWATCH_LEARNING_PERIOD", "a fortnight", "SECRETWATCH_LEARNING_PERIOD"),
     ],

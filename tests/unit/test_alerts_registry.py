@@ -50,17 +50,21 @@ def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
 def test_an_unknown_scheme_lists_the_known_ones() -> None:
     message = config_error("kafka://broker:9092/alerts")
 
-    assert message == "unknown sink scheme 'kafka': use one of jsonl://, sns://, ses://, smtp://, smtps:// (e.g. jsonl://-)"
+    assert message == "unknown sink scheme: use one of jsonl://, sns://, ses://, smtp://, smtps:// (e.g. jsonl://-)"
+
+
+def test_an_unknown_scheme_close_to_a_known_one_suggests_it() -> None:
+    assert config_error("smpt://mail.example.com").startswith("unknown sink scheme (did you mean smtp?): use one of")
 
 
 def test_a_uri_without_scheme_says_so() -> None:
-    assert config_error("stdout").startswith("sink 'stdout' has no scheme: use one of jsonl://")
+    assert config_error("stdout").startswith("sink URI has no scheme: use one of jsonl://")
 
 
 def test_a_malformed_uri_is_a_config_error() -> None:
     message = config_error("smtp://[::1:25?password=hunter2")
 
-    assert message.startswith("a sink URI is malformed (Invalid IPv6 URL)")
+    assert message == "sink URI is malformed: '[' and ']' may only enclose an IPv6 address, as in smtp://[::1]:25"
     assert "hunter2" not in message
 
 
@@ -120,7 +124,7 @@ def test_a_password_parameter_is_refused_without_repeating_it(uri: str) -> None:
 def test_a_password_in_the_user_info_is_refused_without_repeating_it() -> None:
     message = config_error("smtp://alerts:hunter2@mail.example.com:587?from=a@example.com&to=b@example.com")
 
-    assert message.startswith("sink smtp://mail.example.com:587: a password in the URI")
+    assert message.startswith("sink 'smtp://': a password in the URI")
     assert "password_env=NAME" in message
     assert "hunter2" not in message
 
@@ -147,5 +151,5 @@ def test_commas_inside_a_uri_stay_with_it() -> None:
 
 
 def test_a_bad_uri_in_a_list_fails_the_whole_list() -> None:
-    with pytest.raises(ConfigError, match="unknown sink scheme 'stdout'"):
+    with pytest.raises(ConfigError, match="unknown sink scheme: use one of"):
         open_sinks("jsonl://-,stdout://")

@@ -154,7 +154,7 @@ def test_auth_uses_the_password_from_the_named_environment_variable(
     assert not mail.tls
 
 
-def test_a_wrong_password_fails_at_once_naming_the_variable_and_never_showing_the_password(
+def test_a_wrong_password_fails_at_once_naming_password_env_and_never_showing_the_password(
     smtp_auth_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -168,7 +168,7 @@ def test_a_wrong_password_fails_at_once_naming_the_variable_and_never_showing_th
         f"sink smtp:127.0.0.1:{smtp_auth_server.port}: authentication failed for user 'alerts' (535 "
     )
     assert message.endswith(
-        f"check the password in the environment variable {PASSWORD_VARIABLE} (password_env)"
+        "check the password in the environment variable named by password_env"
     )
     assert "attempts" not in message  # a refused password is not retried
     assert wrong not in message
@@ -190,7 +190,7 @@ def test_the_password_can_come_from_a_mounted_secret_file(
     assert smtp_auth_server.mails[0].username == smtp_auth_server.username
 
 
-def test_a_missing_password_variable_is_a_config_error_at_start_naming_it(
+def test_a_missing_password_variable_is_a_config_error_at_start_naming_its_parameter(
     smtp_auth_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = auth_uri(smtp_auth_server, monkeypatch)
@@ -198,27 +198,27 @@ def test_a_missing_password_variable_is_a_config_error_at_start_naming_it(
 
     message = config_error(uri)
 
-    assert f"the environment variable {PASSWORD_VARIABLE} (password_env) is not set or empty" in message
+    assert "the environment variable named by password_env is not set or empty" in message
 
 
-def test_a_password_variable_gone_at_send_time_is_a_delivery_error_naming_it(
+def test_a_password_variable_gone_at_send_time_is_a_delivery_error_naming_its_parameter(
     smtp_auth_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sink = open_smtp(auth_uri(smtp_auth_server, monkeypatch))
     monkeypatch.delenv(PASSWORD_VARIABLE)
 
-    assert f"the environment variable {PASSWORD_VARIABLE} (password_env) is not set" in delivery_error(sink)
+    assert "the environment variable named by password_env is not set" in delivery_error(sink)
     assert smtp_auth_server.mails == []
 
 
-def test_an_unreadable_password_file_is_a_config_error_naming_it(
+def test_an_unreadable_password_file_is_a_config_error_naming_its_parameter(
     smtp_auth_server: SmtpServer, tmp_path: Path
 ) -> None:
     missing = tmp_path / "not-mounted"
 
     message = config_error(smtp_auth_server.uri(username="alerts", password_file=str(missing)))
 
-    assert f"cannot read the file {missing} (password_file): No such file or directory" in message
+    assert "cannot read the file named by password_file: No such file or directory" in message
 
 
 def test_a_non_ascii_password_is_refused_at_start_without_showing_it(
@@ -229,7 +229,7 @@ def test_a_non_ascii_password_is_refused_at_start_without_showing_it(
 
     message = config_error(smtp_auth_server.uri(username="alerts", password_file=str(secret)))
 
-    assert f"the file {secret} (password_file) holds non-ASCII characters" in message
+    assert "the file named by password_file holds non-ASCII characters" in message
     assert "hunter2" not in message
 
 
@@ -370,13 +370,13 @@ def test_a_deferred_recipient_alone_is_retried(smtp_server: SmtpServer) -> None:
         (f"{ADDRESSES}&username=u&password_file=rel/p", "password_file= must be an absolute path"),
         (f"{ADDRESSES}&tls_verify=0", "apply only with starttls=1 or smtps://"),
         (f"{ADDRESSES}&starttls=1&tls_verify=0&tls_ca=/ca.pem", "give tls_ca (verify against that CA) or"),
-        (f"{ADDRESSES}&smtp_host=x", "unknown parameter 'smtp_host'"),
+        (f"{ADDRESSES}&smtp_host=x", "query parameter 3 is unknown; it accepts from, to, starttls"),
     ],
 )
 def test_a_bad_uri_is_one_line_naming_the_parameter(query: str, expected: str) -> None:
     message = config_error(f"smtp://127.0.0.1:2525?{query}")
 
-    assert message.startswith("sink smtp://127.0.0.1:2525: ")
+    assert message.startswith("sink 'smtp://': ")
     assert expected in message
 
 
@@ -401,7 +401,8 @@ def test_an_unreadable_ca_file_is_a_config_error(tmp_path: Path) -> None:
 
     message = config_error(f"smtp://mail.example.com?{ADDRESSES}&starttls=1&tls_ca={missing}")
 
-    assert f"cannot load tls_ca {missing} (No such file or directory)" in message
+    assert "cannot load the file named by tls_ca (No such file or directory)" in message
+    assert str(missing) not in message
 
 
 def test_default_ports_follow_the_scheme() -> None:

@@ -349,10 +349,13 @@ def test_open_sink_accepts_a_region_and_endpoint_for_local_testing(aws: None) ->
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("sns://alerts", "sink sns://alerts: not an SNS topic ARN; use sns://arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME"),
+        (
+            "sns://alerts",
+            "sink 'sns://': what follows sns:// is not an SNS topic ARN; use sns://arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME",
+        ),
         ("sns://arn:aws:sqs:us-east-1:123456789012:alerts", "not an SNS topic ARN"),
         ("sns://arn:aws:sns:us-east-1:12345:alerts", "not an SNS topic ARN"),
-        ("sns://arn:aws:sns:us-east-1:123456789012:alerts?token=s3cr3t", "unknown parameter 'token'"),
+        ("sns://arn:aws:sns:us-east-1:123456789012:alerts?token=s3cr3t", "query parameter 1 is unknown"),
         ("sns://arn:aws:sns:us-east-1:123456789012:alerts?endpoint_url=localhost:4566", "must be an http://"),
     ],
 )

@@ -79,7 +79,7 @@ def test_scan_reads_stdin(
             "cannot read /no/such/file.jsonl: no such file",
         ),
         (["scan", "--learning-period", "a week"], "bad duration 'a week'"),
-        (["scan", "--state", "postgres://db"], "unknown store 'postgres:'"),
+        (["scan", "--state", "postgres://db"], "unknown store scheme: use one of memory://"),
         (["scan", "--output", "xml"], "invalid choice: 'xml'"),
         (["test", "no-such-rule"], "unknown rule id(s) no-such-rule"),
         (

@@ -352,5 +352,19 @@ def test_a_uri_without_a_valid_table_name_is_a_config_error(uri: str) -> None:
 
 
 def test_an_unknown_uri_parameter_is_a_config_error_listing_the_accepted_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown parameter 'regoin'; it accepts region, endpoint_url"):
+    with pytest.raises(ConfigError, match=r"\(did you mean region\?\); it accepts region, endpoint_url$"):
         open_store("dynamodb://secretwatch-state?regoin=eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("region=Hunter2", "parameter 'region' must be an AWS region like eu-west-1"),
+        ("endpoint_url=Hunter2", "parameter 'endpoint_url' must be an http:// or https:// URL of a host and port"),
+    ],
+)
+def test_a_malformed_region_or_endpoint_is_refused_at_start_without_echo(query: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as raised:
+        open_store(f"dynamodb://secretwatch-state?{query}")
+
+    assert "hunter2" not in str(raised.value).lower()

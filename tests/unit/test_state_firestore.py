@@ -126,7 +126,7 @@ def test_the_database_defaults_to_the_default_database() -> None:
     ("uri", "message"),
     [
         ("firestore://state", "needs project=..."),
-        ("firestore://state?project=p&region=eu", "unknown parameter 'region'"),
+        ("firestore://state?project=p&region=eu", "query parameter 2 is unknown; it accepts project, database"),
         ("firestore://state/sub?project=p", "no path"),
         ("firestore://?project=p", "needs a collection name"),
         ("firestore://..?project=p", "needs a collection name"),
