@@ -31,22 +31,24 @@ def format_duration(value: timedelta) -> str:
 def parse_time(value: object) -> datetime | None:
     """RFC 3339 (any fraction length, `Z` or offset) to an aware UTC datetime; None when absent or invalid.
 
-    Naive times (Panther-normalised samples) are taken as UTC.
+    Naive times (Panther-normalised samples) are taken as UTC. A time whose UTC falls outside `datetime`
+    (year 1 at +14:00, year 9999 at -05:00) is invalid too: this never raises, whatever the input.
     """
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is UTC:  # `Z`, as every cloud writes it: nothing to convert
+            return parsed
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is UTC:  # `Z`, as every cloud writes it: nothing to convert
-        return parsed
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def from_epoch_ms(value: object) -> datetime | None:
+    """Milliseconds since the epoch (CloudWatch's log event time) as UTC; None when not a number or out of range."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
@@ -56,8 +58,9 @@ def from_epoch_ms(value: object) -> datetime | None:
 
 
 def isoformat(value: datetime) -> str:
-    """UTC with microseconds and a `Z`, the form every alert and state record uses."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC with microseconds and a `Z`, the form every alert and state record uses (four-digit years, as
+    parse_time reads them back; strftime writes year 1 as `1`)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def utcnow() -> datetime:
