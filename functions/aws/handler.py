@@ -3,6 +3,9 @@
 Configuration (environment, validated at cold start): SECRETWATCH_STORE (e.g. dynamodb://TABLE),
 SECRETWATCH_SINKS (comma-separated, e.g. sns://TOPIC_ARN,ses://FROM?to=A,B), SECRETWATCH_LEARNING_PERIOD.
 
+The event goes to the core as it came: core.sources.eks decodes `awslogs.data` (base64, then gzip under a cap
+on the inflated size, so a decompression bomb is refused before it takes the memory it asks for).
+
 Failure policy:
 - Record-level problems (bad base64 or gzip, non-audit log lines, messages cut at 256 KB) are counted in
   the summary and the metrics; the invocation succeeds.
@@ -14,15 +17,12 @@ Failure policy:
 
 from __future__ import annotations
 
-import binascii
 import functools
 import os
-import zlib
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import pipeline_from_env
@@ -40,18 +40,10 @@ def pipeline() -> Pipeline:
 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = pipeline().process([_decoded(event)])
+    summary = pipeline().process([event])
     _publish(summary)
     logger.info("batch processed", extra={"summary": summary.as_dict()})
     return summary.as_dict()
-
-
-def _decoded(event: dict[str, Any]) -> bytes | dict[str, Any]:
-    """The DATA_MESSAGE JSON, or the raw event when it does not decode (the core then counts why)."""
-    try:
-        return CloudWatchLogsEvent(event).decompress_logs_data
-    except (KeyError, TypeError, AttributeError, binascii.Error, zlib.error, ValueError):
-        return event
 
 
 def _publish(summary: Summary) -> None:

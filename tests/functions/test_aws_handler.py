@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from moto.ses.models import ses_backends
 
 from core.demo.envelopes import eks_data_message, eks_lambda_event
 from core.errors import ConfigError, StateError
+from core.sources.eks import MAX_INFLATED_BYTES
 from core.state.dynamodb import create_table
 
 REGION = "us-east-1"
@@ -162,6 +164,16 @@ def test_a_bad_record_is_counted_and_the_rest_of_the_batch_is_processed(aws: Aws
 def test_an_envelope_that_does_not_decode_is_counted_not_raised(aws: Aws) -> None:
     summary = invoke({"awslogs": {"data": "not base64 at all!"}})
     assert sum(summary["malformed"].values()) == 1
+    assert aws.sns_messages() == []
+
+
+def test_a_decompression_bomb_is_refused_by_the_core_cap_and_the_invocation_succeeds(aws: Aws) -> None:
+    inflater = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip
+    bomb = inflater.compress(bytes(MAX_INFLATED_BYTES + 1)) + inflater.flush()
+
+    summary = invoke({"awslogs": {"data": base64.b64encode(bomb).decode()}})
+
+    assert summary["malformed"] == {"bad_compression": 1}
     assert aws.sns_messages() == []
 
 
