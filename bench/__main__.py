@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, machine, memory, speed, state_cost
+from bench import cold_start, hostile, machine, memory, speed, state_cost
 from bench.report import Row, cold_start_table, memory_line, speed_table, state_table
 from bench.traffic import CLOUDS, SCENARIOS, wire_documents
 from core.rules.loader import load_rules
@@ -51,6 +51,11 @@ def main() -> None:
 
     print("\n" + memory_line(peak))
     results["memory"] = {**asdict(peak), "target_mb": memory.TARGET_MB, "met": peak.ok}
+
+    print("\nHostile deliveries, each in a fresh process:", flush=True)
+    runs = hostile.measure()
+    print("\n" + hostile.table(runs))
+    results["hostile_memory"] = hostile.as_json(runs)
 
     results["machine"]["load_average_after"] = machine.describe()["load_average"]
     results["seconds"] = round(time.perf_counter() - started, 1)
