@@ -3,7 +3,8 @@
 Use the `azurite` fixture (import it into a test module or conftest), or call `shared_azurite()` from a
 fixture of your own. Both skip when the `azurite-table` binary is absent: `scripts/install-azurite.sh`
 installs it under .tools/, or put it on PATH. The server starts at first use and stops when the test
-process exits. `running_azurite()` starts and stops a private one.
+process exits. `running_azurite()` starts and stops a private one; given a certificate and key, that one speaks HTTPS
+and accepts OAuth bearer tokens (Azurite's basic check: issuer, audience and lifetime; no signature).
 """
 
 from __future__ import annotations
@@ -36,15 +37,16 @@ READY_TIMEOUT_S = 15.0
 @dataclass(frozen=True, slots=True)
 class Azurite:
     port: int
+    scheme: str = "http"
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
             f"TableEndpoint={self.endpoint};"
         )
 
@@ -70,9 +72,12 @@ def azurite_binary() -> str | None:
 
 
 @contextmanager
-def running_azurite(binary: str) -> Iterator[Azurite]:
-    """Start `azurite-table` on a free port, wait until it accepts connections, and stop it afterwards."""
-    server, process = _start(binary)
+def running_azurite(binary: str, *, tls: tuple[Path, Path] | None = None) -> Iterator[Azurite]:
+    """Start `azurite-table` on a free port, wait until it accepts connections, and stop it afterwards.
+
+    `tls`: a PEM certificate and its key; the server then speaks HTTPS and takes OAuth bearer tokens.
+    """
+    server, process = _start(binary, tls)
     try:
         yield server
     finally:
@@ -103,8 +108,9 @@ def azurite() -> Azurite:
     return shared_azurite()
 
 
-def _start(binary: str) -> tuple[Azurite, subprocess.Popen[bytes]]:
+def _start(binary: str, tls: tuple[Path, Path] | None = None) -> tuple[Azurite, subprocess.Popen[bytes]]:
     port = _free_port()
+    oauth = ("--oauth", "basic", "--cert", str(tls[0]), "--key", str(tls[1])) if tls else ()
     # stderr goes to a file, not a pipe that nobody reads while the server runs
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -112,6 +118,7 @@ def _start(binary: str) -> tuple[Azurite, subprocess.Popen[bytes]]:
                 binary,
                 *("--tableHost", "127.0.0.1", "--tablePort", str(port)),
                 *("--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry"),
+                *oauth,
             ],
             cwd=tempfile.gettempdir(),  # Azurite may leave debug files in its working directory
             stdout=subprocess.DEVNULL,
@@ -123,7 +130,7 @@ def _start(binary: str) -> tuple[Azurite, subprocess.Popen[bytes]]:
         except BaseException:
             _stop(process)
             raise
-    return Azurite(port), process
+    return Azurite(port, "https" if tls else "http"), process
 
 
 def _wait_until_listening(process: subprocess.Popen[bytes], port: int, errors: IO[bytes]) -> None:

@@ -17,26 +17,27 @@ Request cost: `get_many` makes one point read per distinct key, up to 8 at a tim
 many keys without scanning partitions). The etags seen by reads and writes are remembered, so the
 engine's read-then-write costs one write request; a put for a key this store has not seen at the
 expected version reads it first, and a create over an existing key reads it to check its expiry.
+
+The URI says how the store authenticates (managed identity or connection string): core.state.azure_access.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
 import orjson
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
+    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
@@ -45,15 +46,14 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, UpdateMode
 
-from core.errors import ConfigError, StateError
+from core.errors import StateError
+from core.state.azure_access import Access, connect
 from core.state.base import Item, JSONValue
-from core.state.registry import uri_params
 from core.timeutil import utcnow
-from core.uris import where
 
-_STORE = where("store", "azuretables")
-_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
-_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+if TYPE_CHECKING:
+    from azure.identity import DefaultAzureCredential
+
 _MAX_ROW_KEY = 512  # characters: a RowKey holds at most 1 KiB of UTF-16
 _HASHED_PREFIX = "~"  # never produced by URL-safe base64, so hashed and encoded RowKeys cannot meet
 _CHUNK_ASCII = 32_768  # characters per value property: 64 KiB of UTF-16 when all are ASCII
@@ -61,8 +61,6 @@ _CHUNK_WIDE = 16_384  # ... and when some take two UTF-16 units
 _MAX_CHUNKS = 15  # 15 x 64 KiB stays under the 1 MiB entity limit with the keys and names
 _READERS = 8  # concurrent point reads in one get_many; the SDK's connection pool holds 10
 _SEEN_LIMIT = 10_000  # etags remembered; the oldest are forgotten first
-_CONNECTION_TIMEOUT_S = 10
-_READ_TIMEOUT_S = 30
 _AUTH_STATUSES = frozenset({401, 403})
 
 
@@ -86,13 +84,19 @@ class _Seen:
 
 class AzureTablesStore:
     def __init__(
-        self, table: TableClient, *, setting: str, clock: Callable[[], datetime] = utcnow
+        self,
+        table: TableClient,
+        *,
+        access: Access,
+        credential: DefaultAzureCredential | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        """`table`: a client for an existing table; `setting`: the name of the setting holding its
-        connection string, quoted in error messages (never its value)."""
+        """`table`: a client for an existing table; `access`: how messages name its account and credentials;
+        `credential`: closed with the store."""
         self.label = f"azuretables://{table.table_name}"
         self._table = table
-        self._setting = setting
+        self._access = access
+        self._credential = credential
         self._clock = clock
         self._seen: dict[str, _Seen] = {}
         self._lock = threading.Lock()
@@ -100,27 +104,10 @@ class AzureTablesStore:
 
     @classmethod
     def from_uri(cls, uri: SplitResult, *, clock: Callable[[], datetime] = utcnow) -> AzureTablesStore:
-        """`azuretables://TABLE?connection_setting=NAME`: NAME is the environment variable (an app setting
-        on Azure) that holds the storage account's connection string."""
-        table = uri.netloc
-        if uri.path or uri.fragment or not _TABLE_NAME.fullmatch(table):
-            raise ConfigError(
-                f"{_STORE} takes an existing table name (3-63 letters and digits, starting with "
-                "a letter) and nothing else: write azuretables://TABLE?connection_setting=NAME"
-            )
-        setting = uri_params(uri, required=["connection_setting"])["connection_setting"]
-        if not _SETTING_NAME.fullmatch(setting):
-            raise ConfigError(
-                f"{_STORE}: parameter 'connection_setting' must be the name of an app setting or environment "
-                "variable (letters, digits, _) that holds the connection string, not the connection string itself"
-            )
-        connection_string = os.environ.get(setting, "")
-        if not connection_string.strip():
-            raise ConfigError(
-                f"{_STORE}: the setting named by connection_setting is empty or not set; set it (an app setting "
-                "on Azure) to the storage account's connection string"
-            )
-        return cls(_table_client(connection_string, table), setting=setting, clock=clock)
+        """`azuretables://TABLE?endpoint=https://ACCOUNT.table.core.windows.net` (managed identity) or
+        `azuretables://TABLE?connection_setting=NAME` (a connection string): see core.state.azure_access."""
+        connection = connect(uri)
+        return cls(connection.table, access=connection.access, credential=connection.credential, clock=clock)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Item]:
         now = self._clock()
@@ -160,6 +147,8 @@ class AzureTablesStore:
     def close(self) -> None:
         self._readers.shutdown(cancel_futures=True)
         self._table.close()
+        if self._credential is not None:
+            self._credential.close()
 
     def _create(self, key: str, entity: dict[str, Any]) -> bool:
         """Insert the entity if its key holds none; False if one exists, expired or not."""
@@ -251,43 +240,31 @@ class AzureTablesStore:
             self._seen.pop(key, None)
 
     def _failure(self, exc: AzureError) -> StateError:
-        table, setting = self._table.table_name, self._setting
+        table, access = self._table.table_name, self._access
         if _is_table_missing(exc):
             return StateError(
-                f"Azure table {table!r} does not exist in the storage account of setting {setting}; "
+                f"Azure table {table!r} does not exist in {access.account}; "
                 f"create it (az storage table create --name {table}) or name an existing table in the URI"
             )
         status = exc.status_code if isinstance(exc, HttpResponseError) else None
         if status in _AUTH_STATUSES:
             return StateError(
-                f"Azure Tables refused access to table {table!r} (HTTP {status}); "
-                f"check the connection string in setting {setting}"
+                f"Azure Tables refused access to table {table!r} (HTTP {status}); check {access.credentials}"
+            )
+        if isinstance(exc, ClientAuthenticationError):  # no status: no token could be had
+            return StateError(
+                f"no token for Azure Tables table {table!r} ({type(exc).__name__}); check {access.credentials}"
             )
         if isinstance(exc, ServiceRequestError):
             return StateError(
                 f"cannot reach Azure Tables for table {table!r} ({type(exc).__name__}); "
-                f"check the endpoint in the connection string in setting {setting} and the network"
+                f"check the endpoint of {access.account} and the network"
             )
         # Only the status and error code: messages and URLs can carry a SAS token.
         detail = f"HTTP {status} {_error_code(exc)}" if status is not None else type(exc).__name__
         return StateError(
-            f"Azure Tables request on table {table!r} failed ({detail}); retry, "
-            f"or check the connection string in setting {setting}"
+            f"Azure Tables request on table {table!r} failed ({detail}); retry, or check {access.credentials}"
         )
-
-
-def _table_client(connection_string: str, table: str) -> TableClient:
-    try:
-        return TableClient.from_connection_string(
-            connection_string,
-            table_name=table,
-            connection_timeout=_CONNECTION_TIMEOUT_S,
-            read_timeout=_READ_TIMEOUT_S,
-        )
-    except ValueError:  # its message can quote the connection string
-        raise ConfigError(
-            f"{_STORE}: the setting named by connection_setting does not hold a valid storage connection string"
-        ) from None
 
 
 def _entity(key: str, value: Mapping[str, JSONValue], expires_at: datetime, version: int) -> dict[str, Any]:

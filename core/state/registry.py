@@ -4,7 +4,8 @@
     sqlite:///abs/path.db         (CLI shortcut: sqlite:PATH, relative to the working directory)
     dynamodb://TABLE?region=R
     firestore://COLLECTION?project=P&database=D
-    azuretables://TABLE?connection_setting=NAME
+    azuretables://TABLE?endpoint=https://ACCOUNT.table.core.windows.net   (managed identity)
+    azuretables://TABLE?connection_setting=NAME                          (a connection string: Azurite, local)
 
 Each backend class parses its own URI in `from_uri(uri, *, clock)`, using `uri_params` for the query.
 Errors follow core.uris: they name the scheme and the parameter, never a value typed in the URI.
@@ -40,7 +41,9 @@ BACKENDS: dict[str, Backend] = {
         "core.state.firestore:FirestoreStore", "gcp", "firestore://COLLECTION?project=P&database=D"
     ),
     "azuretables": Backend(
-        "core.state.azure_tables:AzureTablesStore", "azure", "azuretables://TABLE?connection_setting=NAME"
+        "core.state.azure_tables:AzureTablesStore",
+        "azure",
+        "azuretables://TABLE?endpoint=https://ACCOUNT.table.core.windows.net (or ?connection_setting=NAME)",
     ),
 }
 

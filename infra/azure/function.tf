@@ -63,8 +63,7 @@ resource "azurerm_linux_function_app" "secretwatch" {
     SECRETWATCH_SINKS           = local.sinks_uri
     SECRETWATCH_LEARNING_PERIOD = var.learning_period
 
-    SECRETWATCH_TABLES_CONNECTION = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.tables_connection.versionless_id})"
-    SMTP_PASSWORD                 = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.smtp_password.versionless_id})"
+    SMTP_PASSWORD = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.smtp_password.versionless_id})"
 
     # Identity-based Event Hub connection: the trigger names connection="EventHubConnection" and reads
     # the hub and consumer group below as %SECRETWATCH_EVENT_HUB% and %SECRETWATCH_CONSUMER_GROUP%.

@@ -7,8 +7,8 @@ resource "azurerm_role_assignment" "function_eventhub_receiver" {
   principal_type       = "ServicePrincipal"
 }
 
-# Scoped to the one table. The store connects with the connection string today; this role is what an
-# identity-based table connection uses, so switching needs no new grant.
+# Scoped to the one table: the state store (SECRETWATCH_STORE's endpoint= form) authenticates with this
+# identity. The account also holds the Functions host's blobs and content share, which it cannot reach.
 resource "azurerm_role_assignment" "function_table_contributor" {
   scope                = "${azurerm_storage_account.secretwatch.id}/tableServices/default/tables/${azurerm_storage_table.state.name}"
   role_definition_name = "Storage Table Data Contributor"
@@ -16,7 +16,7 @@ resource "azurerm_role_assignment" "function_table_contributor" {
   principal_type       = "ServicePrincipal"
 }
 
-# Resolves the Key Vault references in the app settings (SMTP password and table connection string).
+# Resolves the Key Vault reference in the app settings (the SMTP password).
 resource "azurerm_role_assignment" "function_secrets_user" {
   scope                = azurerm_key_vault.secretwatch.id
   role_definition_name = "Key Vault Secrets User"

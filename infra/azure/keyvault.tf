@@ -38,15 +38,3 @@ resource "azurerm_key_vault_secret" "smtp_password" {
 
   depends_on = [azurerm_role_assignment.deployer_secrets_officer]
 }
-
-# The state store reads a connection string from an app setting; the setting refers here, so the key
-# itself never appears in the app's configuration.
-resource "azurerm_key_vault_secret" "tables_connection" {
-  #checkov:skip=CKV_AZURE_41:it is valid exactly as long as the storage key; Terraform rewrites it when the key changes, an expiry would stop the function
-  name         = "state-tables-connection"
-  key_vault_id = azurerm_key_vault.secretwatch.id
-  value        = azurerm_storage_account.secretwatch.primary_connection_string
-  content_type = "text/plain"
-
-  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
-}

@@ -17,9 +17,12 @@ locals {
     workspace          = "log-secretwatch-${local.suffix}"
   }
 
-  state_table               = "secretwatchstate"
-  tables_connection_setting = "SECRETWATCH_TABLES_CONNECTION"
-  store_uri                 = "azuretables://${local.state_table}?connection_setting=${local.tables_connection_setting}"
+  # The store authenticates with the Function App's managed identity (DefaultAzureCredential), which holds
+  # only "Storage Table Data Contributor" on this table: no account key reaches the app's state settings.
+  # The storage account's lifecycle postcondition checks that this is the endpoint Azure gives it.
+  state_table    = "secretwatchstate"
+  table_endpoint = "https://${local.names.storage_account}.table.core.windows.net"
+  store_uri      = "azuretables://${local.state_table}?endpoint=${local.table_endpoint}"
 
   # Addresses are percent-encoded: a "+" in a query string would otherwise arrive as a space.
   sinks_uri = format("smtp://%s:%d?%s", var.smtp_host, var.smtp_port, join("&", [

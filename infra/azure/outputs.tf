@@ -24,7 +24,7 @@ output "state_table" {
 }
 
 output "key_vault_name" {
-  description = "Key Vault holding the SMTP password and the state connection string."
+  description = "Key Vault holding the SMTP password."
   value       = azurerm_key_vault.secretwatch.name
 }
 

@@ -1,11 +1,11 @@
 # One account serves the Function host (AzureWebJobsStorage, Event Hub checkpoints and, on Consumption, the
-# content file share) and the state table. Shared keys stay enabled: Azure Files content shares accept only
-# the account key, and the state store reads a connection string. The host's AzureWebJobsStorage setting
-# holds the key, as the Functions platform requires; the store's own setting is a Key Vault reference.
+# content file share) and the state table. Shared keys stay enabled only because Azure Files content shares
+# accept nothing else: the host's AzureWebJobsStorage setting holds the key, as the Functions platform
+# requires. The state store never sees it: it reads and writes the table with the app's managed identity.
 resource "azurerm_storage_account" "secretwatch" {
   #checkov:skip=CKV_AZURE_59:a Consumption-plan function has no VNet integration and reaches its storage over the public endpoint; access still needs a key
   #checkov:skip=CKV2_AZURE_33:private endpoints need VNet integration, which the Consumption plan lacks
-  #checkov:skip=CKV2_AZURE_40:Azure Files content shares and the state store's connection string authenticate with the account key
+  #checkov:skip=CKV2_AZURE_40:the Consumption plan's Azure Files content share authenticates only with the account key (the state store uses the managed identity)
   #checkov:skip=CKV2_AZURE_1:holds detection state and checkpoints, no customer data; Microsoft-managed keys encrypt it at rest
   #checkov:skip=CKV_AZURE_206:geo-replication buys nothing: the pipeline is regional (the hub must share the cluster region) and the state is short-lived; ZRS covers a zone loss
   #checkov:skip=CKV_AZURE_33:the Queue service is unused (the Event Hub trigger keeps checkpoints in blobs)
@@ -33,6 +33,13 @@ resource "azurerm_storage_account" "secretwatch" {
     }
     container_delete_retention_policy {
       days = 7
+    }
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = trimsuffix(self.primary_table_endpoint, "/") == local.table_endpoint
+      error_message = "The state store URI (local.store_uri) names a table endpoint that is not this account's."
     }
   }
 }

@@ -6,9 +6,10 @@ by Terraform and handed to the app's own parsers.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -52,7 +53,9 @@ def azure() -> Module:
 
 @pytest.fixture(scope="module")
 def settings() -> dict[str, Any]:
-    return evaluate_locals(FOLDER, VARIABLES, ["store_uri", "sinks_uri", "state_table", "subscription_id"])
+    return evaluate_locals(
+        FOLDER, VARIABLES, ["store_uri", "sinks_uri", "state_table", "subscription_id", "table_endpoint", "names"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -136,32 +139,38 @@ def test_every_setting_the_event_hub_trigger_names_is_an_app_setting(app_setting
     assert f"{function_app.CONNECTION_SETTING}__fullyQualifiedNamespace" in app_settings
 
 
-def test_store_uri_names_the_state_table_and_a_setting_that_refers_to_key_vault(
+def test_state_store_uses_the_managed_identity_on_the_tables_endpoint_and_no_connection_string(
     azure: Module, settings: dict[str, Any], app_settings: dict[str, str]
 ) -> None:
     store = urlsplit(settings["store_uri"])
-    setting = store.query.removeprefix("connection_setting=")
-    secret = azure.resource("azurerm_key_vault_secret", "tables_connection")
+    account = settings["names"]["storage_account"]
 
     assert app_settings["SECRETWATCH_STORE"] == ref("local.store_uri")
-    assert store.scheme == "azuretables"
-    assert store.netloc == settings["state_table"] == "secretwatchstate"
+    assert (store.scheme, store.netloc) == ("azuretables", settings["state_table"])
+    assert parse_qs(store.query) == {"endpoint": [f"https://{account}.table.core.windows.net"]}
     assert azure.resource("azurerm_storage_table", "state")["name"] == ref("local.state_table")
-    assert _referenced_secret(app_settings[setting]) == "tables_connection"
-    assert secret["value"] == ref("azurerm_storage_account.secretwatch.primary_connection_string")
+    assert not [name for name, value in app_settings.items() if _holds_a_storage_key(value)]
+    assert not [name for name, body in azure.of_type("azurerm_key_vault_secret").items() if _holds_a_storage_key(body)]
 
 
-def test_state_store_accepts_the_store_uri_terraform_builds(
-    settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tables = pytest.importorskip("core.state.azure_tables", reason="the azure extra (azure-data-tables)")
-    monkeypatch.setenv(
-        "SECRETWATCH_TABLES_CONNECTION",
-        "DefaultEndpointsProtocol=https;AccountName=stsecretwatch;AccountKey=a2V5;EndpointSuffix=core.windows.net",
-    )
+def test_terraform_checks_that_the_store_endpoint_is_the_accounts_table_endpoint(azure: Module) -> None:
+    account = azure.resource("azurerm_storage_account", "secretwatch")
+    (check,) = block(account, "lifecycle")["postcondition"]
 
-    store = tables.AzureTablesStore.from_uri(urlsplit(settings["store_uri"]))
-    store.close()
+    assert check["condition"] == '${trimsuffix(self.primary_table_endpoint, "/") == local.table_endpoint}'
+
+
+def test_state_store_opens_the_store_uri_terraform_builds_with_a_managed_identity(settings: dict[str, Any]) -> None:
+    access = pytest.importorskip("core.state.azure_access", reason="the azure extra (azure-data-tables)")
+    pytest.importorskip("azure.identity", reason="the azure extra (azure-identity)")
+
+    connection = access.connect(urlsplit(settings["store_uri"]))
+
+    assert connection.access == access.IDENTITY
+    assert connection.table.url == settings["table_endpoint"]
+    assert connection.table.table_name == "secretwatchstate"
+    connection.table.close()
+    connection.credential.close()
 
 
 def test_smtp_password_is_a_key_vault_reference_to_a_placeholder_set_out_of_band(
@@ -193,6 +202,7 @@ def test_managed_identity_gets_exactly_hub_receive_table_access_and_secret_reads
         for body in azure.of_type("azurerm_role_assignment").values()
         if body["principal_id"] == IDENTITY
     }
+    # The one table, not the account: the same account holds the Functions host's blobs and content share.
     table_scope = (
         "${azurerm_storage_account.secretwatch.id}/tableServices/default/tables/${azurerm_storage_table.state.name}"
     )
@@ -229,6 +239,12 @@ def test_variables_refuse_a_cluster_id_that_is_not_a_managed_cluster() -> None:
 
     with pytest.raises(TerraformError, match="aks_cluster_id"):
         evaluate_locals(FOLDER, {**VARIABLES, "aks_cluster_id": not_a_cluster}, ["store_uri"])
+
+
+def _holds_a_storage_key(value: object) -> bool:
+    """Whether a setting or a secret is, or refers to, something that carries the storage account key."""
+    text = json.dumps(value)
+    return any(word in text for word in ("connection_string", "access_key", "AccountKey", "tables_connection"))
 
 
 def _referenced_secret(value: str) -> str:

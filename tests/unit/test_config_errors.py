@@ -67,7 +67,7 @@ class Form:
 
 
 FORM_NAMES = (
-    "memory", "sqlite", "dynamodb", "firestore", "azuretables connection", "jsonl stdout",
+    "memory", "sqlite", "dynamodb", "firestore", "azuretables connection", "azuretables identity", "jsonl stdout",
     "jsonl file", "sns", "ses", "smtp with password_env", "smtp with password_file", "smtps",
 )
 
@@ -87,6 +87,8 @@ def forms(tmp: Path) -> dict[str, Form]:
              needs="google.cloud.firestore"),
         Form("azuretables", "store", "secretwatchstate", params={"connection_setting": SETTING},
              needs="azure.data.tables"),
+        Form("azuretables", "store", "secretwatchstate",
+             params={"endpoint": "https://stsecretwatch.table.core.windows.net"}, needs="azure.identity"),
         Form("jsonl", "sink", "-"),
         Form("jsonl", "sink", "", f"{tmp}/alerts.jsonl"),
         Form("sns", "sink", "arn:aws:sns:eu-west-1:123456789012:alerts",
@@ -178,7 +180,12 @@ def opener(kind: str) -> Callable[[str], object]:
 
 
 def installed(form: Form) -> bool:
-    return not form.needs or importlib.util.find_spec(form.needs.split(".")[0]) is not None
+    if not form.needs:
+        return True
+    try:
+        return importlib.util.find_spec(form.needs) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def test_every_registered_scheme_has_a_form_here(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ pytest.importorskip("azure.data.tables", reason="azure-data-tables is missing: p
 from azure.data.tables import EdmType, EntityProperty, TableClient
 
 from core.errors import ConfigError, StateError
+from core.state.azure_access import connection_setting
 from core.state.azure_tables import AzureTablesStore, entity_keys
 from core.state.base import Item, get_one
 from core.state.registry import open_store
@@ -97,7 +98,7 @@ def clock() -> Clock:
 
 
 def store_on(table: Any, clock: Clock) -> AzureTablesStore:
-    return AzureTablesStore(table, setting=SETTING, clock=clock)
+    return AzureTablesStore(table, access=connection_setting(SETTING), clock=clock)
 
 
 @pytest.fixture
@@ -358,7 +359,13 @@ def test_a_uri_opens_the_table_with_the_connection_string_from_the_named_setting
         ("azuretables://ab?connection_setting=S", "takes an existing table name"),
         ("azuretables://my-table?connection_setting=S", "takes an existing table name"),
         ("azuretables://states/extra?connection_setting=S", "takes an existing table name"),
-        ("azuretables://states", "needs connection_setting=..."),
+        ("azuretables://states", r"needs endpoint=.* or connection_setting=.*, not both"),
+        (
+            "azuretables://states?connection_setting=S&endpoint=https://a.table.core.windows.net",
+            r"needs endpoint=.* or connection_setting=.*, not both",
+        ),
+        ("azuretables://states?endpoint=http://a.table.core.windows.net", "must be the account's https://"),
+        ("azuretables://states?endpoint=https://a.table.core.windows.net/?sv=1", "must be the account's https://"),
         ("azuretables://states?connection_setting=S&region=westeurope", "query parameter 2 is unknown"),
     ],
 )

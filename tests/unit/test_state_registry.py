@@ -89,7 +89,7 @@ def test_unknown_scheme_error_lists_every_known_uri_form() -> None:
         "sqlite:///abs/path.db (or sqlite:PATH)",
         "dynamodb://TABLE?region=R",
         "firestore://COLLECTION?project=P&database=D",
-        "azuretables://TABLE?connection_setting=NAME",
+        "azuretables://TABLE?endpoint=https://ACCOUNT.table.core.windows.net (or ?connection_setting=NAME)",
     ):
         assert form in str(raised.value)
 
