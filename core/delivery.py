@@ -106,12 +106,9 @@ class Delivery:
         outgoing, folded = self._cap(fresh)
         if not outgoing:
             return []
-        claims, busy = self._claim_all(outgoing, current)
-        sent, failures = self._send(claims)
-        for overflow, members in folded.items():  # the alerts folded into a summary are done with it
-            if overflow in claims and self._complete(claims[overflow]):
-                for member in members:
-                    self._mark(member, set(self._labels.values()), release=True)
+        known = {alert.alert_id: current.get(_ledger_key(alert.alert_id)) for alert in outgoing}
+        sent, failures, busy = self._rounds(outgoing, known)
+        self._mark_folded(folded)
         if busy:
             failures.append(
                 DeliveryInProgressError(
@@ -120,6 +117,40 @@ class Delivery:
             )
         _raise(failures)
         return [alert for alert in outgoing if alert.alert_id in sent]
+
+    def _rounds(
+        self, outgoing: Sequence[Alert], known: dict[str, Item | None]
+    ) -> tuple[set[str], list[DeliveryError], set[str]]:
+        """Claim, send and release what can be claimed; then wait, a bounded time, for what others hold.
+
+        Nothing is held while waiting, so two instances each holding what the other waits for cannot deadlock.
+        """
+        sent: set[str] = set()
+        failures: list[DeliveryError] = []
+        deadline = time.monotonic() + self.wait.total_seconds()
+        pause, pending = 0.01, list(outgoing)
+        while True:
+            claims, busy = self._claim_round(pending, known)
+            round_sent, round_failures = self._send(claims)
+            sent |= round_sent
+            failures += round_failures
+            if not busy or time.monotonic() >= deadline:
+                return sent, failures, {alert.alert_id for alert in busy}
+            self._sleep(pause)
+            pause = min(pause * 2, 1.0)
+            fetched = self.store.get_many([_ledger_key(alert.alert_id) for alert in busy])
+            known.update({alert.alert_id: fetched.get(_ledger_key(alert.alert_id)) for alert in busy})
+            pending = busy
+
+    def _mark_folded(self, folded: Mapping[str, Sequence[str]]) -> None:
+        """The alerts folded into a summary have reached the sinks that the summary reached."""
+        if not folded:
+            return
+        summaries = self.store.get_many([_ledger_key(aid) for aid in folded])
+        for summary, members in folded.items():
+            reached = set(Ledger.of(summaries.get(_ledger_key(summary))).done)
+            for member in members if reached else ():
+                self._mark(member, reached, release=True)
 
     def _lacking(self, ledger: Ledger) -> bool:
         return any(not ledger.has(label) for label in self._labels.values())
@@ -141,30 +172,19 @@ class Delivery:
 
     # -- claims ------------------------------------------------------------------------------------------------
 
-    def _claim_all(
-        self, outgoing: Sequence[Alert], current: Mapping[str, Item]
+    def _claim_round(
+        self, alerts: Sequence[Alert], known: Mapping[str, Item | None]
     ) -> tuple[dict[str, _Claim], list[Alert]]:
-        """Claim every alert some sink lacks; wait a bounded time for those another live instance holds."""
+        """Claims on the alerts some sink lacks, and the alerts another live instance holds."""
         claims: dict[str, _Claim] = {}
-        waiting = list(outgoing)
-        known = {alert.alert_id: current.get(_ledger_key(alert.alert_id)) for alert in outgoing}
-        deadline = time.monotonic() + self.wait.total_seconds()
-        pause = 0.01
-        while True:
-            busy = []
-            for alert in waiting:
-                claim = self._claim(alert, known[alert.alert_id])
-                if isinstance(claim, _Claim):
-                    claims[alert.alert_id] = claim
-                elif claim == "busy":
-                    busy.append(alert)
-            if not busy or time.monotonic() >= deadline:
-                return claims, busy
-            self._sleep(pause)
-            pause = min(pause * 2, 1.0)
-            fetched = self.store.get_many([_ledger_key(alert.alert_id) for alert in busy])
-            known.update({alert.alert_id: fetched.get(_ledger_key(alert.alert_id)) for alert in busy})
-            waiting = busy
+        busy = []
+        for alert in alerts:
+            claim = self._claim(alert, known.get(alert.alert_id))
+            if isinstance(claim, _Claim):
+                claims[alert.alert_id] = claim
+            elif claim == "busy":
+                busy.append(alert)
+        return claims, busy
 
     def _claim(self, alert: Alert, item: Item | None) -> _Claim | str:
         """A claim on the alert, or "done" when every sink has it, or "busy" under another live claim."""
@@ -215,9 +235,6 @@ class Delivery:
             for aid, claim in claims.items():
                 claim.ledger = self._mark(aid, last_marks[aid], release=True, claim=claim)
         return sent, failures
-
-    def _complete(self, claim: _Claim) -> bool:
-        return not self._lacking(claim.ledger)
 
     def _mark(self, aid: str, labels: set[str], *, release: bool, claim: _Claim | None = None) -> Ledger:
         """Add `labels` to the alert's done sinks (and release this instance's claim): a union, so never lost."""

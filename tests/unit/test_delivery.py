@@ -112,7 +112,7 @@ def test_a_crash_between_claim_and_send_is_taken_over_once_the_lease_expires() -
     store, clock, sink = MemoryStore(), ManualClock(), MemorySink()
     raised = alerts(2)
     crashed = Delivery(store, [sink], clock=clock, wait=timedelta(0))
-    crashed._claim_all(raised, {})  # claimed, then the instance died before sending
+    crashed._claim_round(raised, {})  # claimed, then the instance died before sending
 
     with pytest.raises(DeliveryInProgressError):
         Delivery(store, [sink], clock=clock, wait=timedelta(0)).deliver(raised)  # the claim is still live
@@ -129,7 +129,7 @@ def test_a_live_claim_of_another_instance_is_waited_for_and_then_skipped() -> No
     store, sink = MemoryStore(), MemorySink()
     raised = alerts(1)
     other = Delivery(store, [sink])
-    other._claim_all(raised, {})
+    other._claim_round(raised, {})
     finish = threading.Timer(0.2, lambda: other.deliver(raised))  # the other instance finishes its send
     finish.start()
 
@@ -200,3 +200,16 @@ def test_a_sink_raising_something_unexpected_releases_the_claims_so_the_retry_is
     Delivery(store, [sink], wait=timedelta(0)).deliver(raised)  # no DeliveryInProgressError
 
     assert len(sink.alerts) == 2
+
+
+def test_an_overflow_summary_that_one_sink_missed_reaches_it_on_the_retry_and_only_it() -> None:
+    store, healthy, failing = MemoryStore(), MemorySink(), DownSink("pager")
+    raised = alerts(130)
+    with pytest.raises(DeliveryError):
+        Delivery(store, [healthy, failing]).deliver(raised)
+    failing.down = False
+    Delivery(store, [healthy, failing]).deliver(raised)
+
+    assert len(healthy.alerts) == 101
+    assert len(failing.alerts) == 101
+    assert [a.dedup_key for a in failing.alerts].count("overflow") == 1
