@@ -11,6 +11,7 @@ from operator import attrgetter
 from core.engine import new_terms, threshold
 from core.engine.alerting import build_alert
 from core.engine.commit import commit
+from core.engine.windows import later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule
 from core.state.base import Item, Store, get_one
@@ -149,7 +150,7 @@ class Engine:
             item = item or get_one(self.store, key)
             start = parse_time(item.value.get("start")) if item else None
             self._learning_start[rule.id] = start or first_event
-        return self._learning_start[rule.id] + self.learning_period
+        return later(self._learning_start[rule.id], self.learning_period)
 
     def _remember(self, key: str, item: Item | None) -> None:
         if item is None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.engine.alerting import build_alert, dedup_key
 from core.engine.commit import Outcome
+from core.engine.windows import later
 from core.model import Alert, AuditEvent
 from core.rules.schema import NewTermsSpec, Rule
 from core.timeutil import isoformat, parse_time
@@ -95,13 +96,13 @@ def _step(
             dirty = True
     if not dirty or state is None:
         return Outcome(None, None, alerts)
-    expires = (parse_time(state["last"]) or now) + spec.history_window + spec.refresh
+    expires = later(parse_time(state["last"]) or now, spec.history_window + spec.refresh)
     return Outcome(state, max(expires, now + spec.history_window + spec.refresh), alerts)
 
 
 def _deadlines(last: datetime | None, spec: NewTermsSpec) -> tuple[datetime | None, datetime | None]:
     """After these, a sighting is a new term again, and the stored last sighting is worth refreshing."""
-    return (None, None) if last is None else (last + spec.history_window, last + spec.refresh)
+    return (None, None) if last is None else (later(last, spec.history_window), later(last, spec.refresh))
 
 
 def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Alert:
