@@ -12,6 +12,9 @@ locals {
   region    = data.aws_region.current.name
   use_ses   = var.ses_sender != "" && length(var.ses_recipients) > 0
 
+  # The key policy names the function's log group, which cannot refer to the log group: that names the key.
+  function_log_group = "/aws/lambda/${var.name}"
+
   # CloudWatch Logs drops every other event before Lambda is invoked (and billed). This is safe because
   # both rules match only `resource: secrets`, which the EKS source reads from objectRef.resource.
   # Non-JSON lines in the group (klog, authenticator, truncated >256 KB events) never match a JSON
@@ -55,8 +58,8 @@ resource "aws_kms_key" "this" {
         Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
         Resource  = "*"
         Condition = {
-          ArnLike = {
-            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:*"
+          ArnEquals = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.function_log_group}"
           }
         }
       },
@@ -117,7 +120,7 @@ resource "aws_sqs_queue" "failed_batches" {
 
 resource "aws_cloudwatch_log_group" "function" {
   # checkov:skip=CKV_AWS_338:These are the function's operational logs (counts, errors), not the audit trail, which stays in the cluster's own log group; retention is a variable.
-  name              = "/aws/lambda/${var.name}"
+  name              = local.function_log_group
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
 }

@@ -42,6 +42,9 @@ TF_PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"))
 TOOL_ENV = {"SAM_CLI_TELEMETRY": "0", "CHECKPOINT_DISABLE": "1"}
 
 AUDIT_FILTER_PATTERN = '{ $.objectRef.resource = "secrets" }'
+REGION = "eu-west-1"  # the plan's region, and the one the template's pseudo parameters resolve to here
+ACCOUNT = "123456789012"  # moto's account, which the plan reads from STS
+LOGS_SERVICE_SUB = {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}
 #: The AWS calls the DynamoDB store and the SNS sink make, as IAM actions (PublishBatch is sns:Publish).
 FUNCTION_ACTIONS = {
     "logs:CreateLogStream",
@@ -101,6 +104,22 @@ def function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
 def role_statements(template: Mapping[str, Any]) -> list[dict[str, Any]]:
     role = resource(template, "FunctionRole")["Properties"]
     return [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def key_statements(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = resource(template, "Key")["Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def resolved(value: Any, stack: str = "secretwatch") -> str:
+    """A string or an Fn::Sub of pseudo parameters only, as CloudFormation would resolve it in the test account."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    assert isinstance(text, str), f"not a string or a plain Fn::Sub: {value!r}"
+    pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": stack}
+    for name, replacement in pseudo.items():
+        text = text.replace("${" + name + "}", replacement)
+    assert "${" not in text, f"{text!r} refers to more than pseudo parameters"
+    return text
 
 
 def actions_of(statements: list[dict[str, Any]]) -> set[str]:
@@ -306,6 +325,19 @@ def test_email_subscription_exists_only_when_an_address_is_given(template: dict[
     assert template["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
 
 
+def test_logs_may_use_the_key_only_for_the_functions_own_log_group(template: dict[str, Any]) -> None:
+    (statement,) = [s for s in key_statements(template) if s["Principal"].get("Service") == LOGS_SERVICE_SUB]
+    log_group = resource(template, "FunctionLogGroup")["Properties"]
+    (context,) = statement["Condition"]["ArnEquals"].values()
+
+    assert list(statement["Condition"]) == ["ArnEquals"]
+    assert list(statement["Condition"]["ArnEquals"]) == ["kms:EncryptionContext:aws:logs:arn"]
+    assert resolved(context) == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resolved(log_group['LogGroupName'])}"
+    assert "*" not in resolved(context)
+    assert function_properties(template)["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
 # --- the template, checked by SAM CLI, cfn-lint and checkov ---------------------------------------------
 
 
@@ -486,6 +518,17 @@ def test_terraform_ses_policy_names_the_sender_and_its_domain(plan: dict[str, An
         "arn:aws:ses:eu-west-1:123456789012:identity/example.com",
     ]
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "alerts@example.com"}}
+
+
+def test_terraform_key_lets_logs_use_it_only_for_the_functions_own_log_group(plan: dict[str, Any]) -> None:
+    policy = json.loads(planned(plan, "aws_kms_key.this")["policy"])
+    (statement,) = [s for s in policy["Statement"] if s["Principal"].get("Service") == f"logs.{REGION}.amazonaws.com"]
+    log_group = planned(plan, "aws_cloudwatch_log_group.function")["name"]
+
+    assert statement["Condition"] == {
+        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}"}
+    }
+    assert planned(plan, "aws_lambda_function.this")["logging_config"][0]["log_group"] == log_group
 
 
 # --- the package -------------------------------------------------------------------------------------
