@@ -8,7 +8,7 @@ CORE_STAMP := $(VENV)/.core-$(HASH)
 FULL_STAMP := $(VENV)/.full-$(HASH)
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck tools unit bench clean package-gcp package-azure
+.PHONY: venv demo test test-bare-clone lint typecheck tools unit bench clean package-gcp package-azure
 
 # The demo needs only the core; the tests need every cloud's SDK and the test tools.
 $(CORE_STAMP): pyproject.toml
@@ -49,6 +49,10 @@ typecheck: venv
 
 unit: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The suite again on a fresh clone of HEAD with no ../shared beside it (scripts/test-bare-clone.sh).
+test-bare-clone: venv tools
+	bash scripts/test-bare-clone.sh
 
 # Speed on one core, state cost (DynamoDB under moto), cold start, memory. Not part of `make test` (~1-2 min).
 bench: venv
