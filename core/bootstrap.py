@@ -19,7 +19,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
         raise ConfigError(
             "SECRETWATCH_SINKS is empty: name at least one sink, e.g. sns://TOPIC_ARN or jsonl://-"
         )
-    return Pipeline(load_rules(), open_store(settings.store), sinks, learning_period=settings.learning_period)
+    return Pipeline(
+        load_rules(),
+        open_store(settings.store),
+        sinks,
+        learning_period=settings.learning_period,
+        lateness=settings.lateness,
+    )
 
 
 def pipeline_from_env(report: Callable[[str], object]) -> Pipeline:

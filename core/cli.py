@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)"
     )
     scan.add_argument(
+        "--allowed-lateness",
+        default="7d",
+        type=_duration,
+        help="how far behind its group's newest event an event still counts in its own window (default 7d)",
+    )
+    scan.add_argument(
         "--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)"
     )
     scan.add_argument(

@@ -35,7 +35,9 @@ def scan(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         inputs = list(open_inputs(args.paths, stack))
         progress = Progress(sum(size for _, _, size in inputs))
-        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period)
+        pipeline = Pipeline(
+            rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness
+        )
         try:
             summary = pipeline.process(_documents(inputs, progress), fmt=args.format)
         finally:

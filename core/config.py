@@ -18,20 +18,24 @@ class Settings:
     store: str
     sinks: str
     learning_period: timedelta
+    #: how late an event may arrive and still count in its own window (core.engine.windows)
+    lateness: timedelta = timedelta(days=7)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_store: str = "memory://") -> Settings:
         env = os.environ if env is None else env
-        raw_period = env.get("SECRETWATCH_LEARNING_PERIOD", "0s").strip() or "0s"
-        try:
-            period = parse_duration(raw_period)
-        except ValueError:  # its message repeats the value; settings are never echoed (core.uris)
-            raise ConfigError(
-                "SECRETWATCH_LEARNING_PERIOD is not a duration: use numbers with units ms, s, m, h, d, w "
-                "(e.g. 7d, 12h, 0s)"
-            ) from None
         return cls(
             store=env.get("SECRETWATCH_STORE", "").strip() or default_store,
             sinks=env.get("SECRETWATCH_SINKS", "").strip(),
-            learning_period=period,
+            learning_period=_duration(env, "SECRETWATCH_LEARNING_PERIOD", "0s"),
+            lateness=_duration(env, "SECRETWATCH_ALLOWED_LATENESS", "7d"),
         )
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
+    try:
+        return parse_duration(env.get(name, default).strip() or default)
+    except ValueError:  # its message repeats the value; settings are never echoed (core.uris)
+        raise ConfigError(
+            f"{name} is not a duration: use numbers with units ms, s, m, h, d, w (e.g. 7d, 12h, 0s)"
+        ) from None

@@ -26,6 +26,8 @@ def format_summary(summary: Summary, *, store_label: str) -> str:
         lines.append(f"  ignored, not audit events: {_counts(summary.ignored)}")
     if summary.without_term:
         lines.append(f"  matched but missing a new-terms field: {_counts(summary.without_term)}")
+    if summary.too_late:
+        lines.append(f"  too late to count (older than the allowed lateness): {_counts(summary.too_late)}")
     if summary.inferred_timestamps:
         lines.append(f"  events without any timestamp (ingestion time used): {summary.inferred_timestamps:,}")
     lines.append(f"  state:    {store_label}, {summary.state_reads:,} reads, {summary.state_writes:,} writes")

@@ -194,9 +194,9 @@ class Deployment:
             store.close()
 
     def counted_ids(self) -> list[str]:
-        """The audit ids the open denial window has counted."""
+        """The audit ids the group's newest denial window has counted (core.engine.windows' record)."""
         item = self.denial_count()
-        ids = item.value["ids"] if item else []
+        ids = item.value["w"][-1]["ids"] if item else []
         assert isinstance(ids, list)
         return [str(audit_id) for audit_id in ids]
 

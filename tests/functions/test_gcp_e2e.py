@@ -274,8 +274,8 @@ def test_pushed_gke_audit_logs_alert_once_and_redelivery_changes_nothing(
 
         assert alerted_rules(smtp_server.mails) == {DENIED: 1, UNUSUAL_AGENT: 2}
         assert event_counts(smtp_server.mails, DENIED) == [20]
-        counter = stored_value(collection, enumeration_counter_key())
-        assert (len(counter["ids"]), counter["alerted"]) == (20, True)
+        (window,) = stored_value(collection, enumeration_counter_key())["w"]
+        assert (len(window["ids"]), window["t"] is not None) == (20, True)
         term = stolen_token_term()
         assert stored_value(collection, new_terms.state_key(rule(UNUSUAL_AGENT), term))["term"] == list(term)
         before = versions(collection)
