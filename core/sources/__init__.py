@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
@@ -28,7 +29,8 @@ from core.model import AuditEvent
 from core.sources import aks, eks, gke, k8s, pubsub, pubsub_text
 from core.sources.items import Format, Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import detect
-from core.sources.values import json_type, load_json
+from core.sources.limits import MAX_RECORDS, too_many_records
+from core.sources.values import json_type, load_json, loaded
 
 if TYPE_CHECKING:
     from core.prefilter import Prefilter
@@ -112,9 +114,11 @@ def _walk(document: object, fmt: Format, origin: Origin, depth: int) -> Iterator
 
 
 def _outputs(document: object, fmt: Format, origin: Origin, depth: int) -> Iterable[Output]:
-    """What one level of decoding gives; the caller's own document (depth 0) is parsed first."""
+    """What one level of decoding gives; the caller's own document (depth 0) is parsed first, and so is a record
+    of an envelope that was read lazily (a msgspec.Raw, see core.sources.lazy)."""
     if depth > 0:
-        return _step(document, fmt, origin)
+        record = loaded(document, cloud=origin.cloud, what="record")
+        return (record,) if isinstance(record, Skip) else _step(record, fmt, origin)
     parsed = _parse(document)
     if isinstance(parsed, Skip):
         return (parsed,)
@@ -133,7 +137,7 @@ def _parse(document: object) -> object:
 def _step(parsed: object, fmt: Format, origin: Origin, text: bytes | str | None = None) -> Iterable[Output]:
     """One level of decoding; `text` is the top-level document's own text, read by the pre-filter."""
     if isinstance(parsed, list):
-        return (Nested(element, origin) for element in parsed)
+        return _items(parsed, origin)
     kind = detect(parsed)
     if text is not None and isinstance(parsed, dict) and _skips(text, kind, fmt, origin):
         return (Prefiltered(k8s.cloud_of(parsed, origin)),)
@@ -146,6 +150,14 @@ def _step(parsed: object, fmt: Format, origin: Origin, text: bytes | str | None 
     expected = "a supported format" if fmt == "auto" else f"{fmt} input"
     detail = f"expected {expected}, found {found}"
     return (Skip("unknown_format", malformed=True, cloud=origin.cloud, detail=detail),)
+
+
+def _items(array: list[Any], origin: Origin) -> Iterator[Output]:
+    """Each item of a JSON array, decoded on its own; past MAX_RECORDS, one Skip counts the rest."""
+    for item in islice(array, MAX_RECORDS):
+        yield Nested(item, origin)
+    if len(array) > MAX_RECORDS:
+        yield too_many_records(len(array), "array items", origin.cloud)
 
 
 def _skips(text: bytes | str, kind: str, fmt: Format, origin: Origin) -> bool:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import islice
 from typing import Any
+
+from msgspec import Raw
 
 from core.model import AuditEvent
 from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
 from core.sources.items import Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import is_plain_aks_record
-from core.sources.values import as_dict, as_str, audit_id_hint, json_type, load_json, token
+from core.sources.limits import MAX_RECORDS, too_many_records
+from core.sources.values import as_dict, as_str, audit_id_hint, json_type, load_json, loaded, token
 from core.timeutil import parse_time
 
 #: `kube-audit-admin` leaves out get and list, so secret reads only appear under `kube-audit`.
@@ -19,7 +23,8 @@ AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
 
 
 def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
-    """One Event Hub event; each record is decoded on its own so a bad one loses nothing else."""
+    """One Event Hub event; each record is decoded on its own so a bad one loses nothing else. Past MAX_RECORDS,
+    one Skip counts the rest."""
     records = document.get("records")
     if not isinstance(records, list):
         yield _bad("wrong_type", "records is not an array")
@@ -28,10 +33,13 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
     readers: dict[str, Origin] = {}
     skipped = 0
-    for item in records:
+    for entry in islice(records, MAX_RECORDS):
         try:
-            if not isinstance(item, dict):
-                output: Output = _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
+            item = entry if type(entry) is not Raw else loaded(entry, cloud="azure", what="records item")
+            if isinstance(item, Skip):
+                output: Output = item
+            elif not isinstance(item, dict):
+                output = _bad("wrong_type", f"records item is a JSON {json_type(item)}, not an object")
             elif (log := _audit_log_text(item)) is None:
                 output = Nested(item, inner, "aks")
             elif not admits(log):
@@ -44,6 +52,8 @@ def body(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
         yield output
     if skipped:
         yield Prefiltered("azure", skipped)
+    if len(records) > MAX_RECORDS:
+        yield too_many_records(len(records), "records", "azure")
 
 
 def _audit_log_text(item: dict[str, Any]) -> str | None:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
+
+from msgspec import Raw
 
 from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
 from core.sources.items import Origin, Output, Prefiltered, Skip, internal_error
-from core.sources.values import as_dict, as_str, audit_id_hint, b64decode, load_json, token
+from core.sources.limits import MAX_DOCUMENT_BYTES, MAX_RECORDS, too_many_records
+from core.sources.values import as_dict, as_str, audit_id_hint, b64decode, load_json, loaded, token
 from core.timeutil import from_epoch_ms
 
-#: A Lambda payload is at most 1 MB, so a real batch inflates to a few MB; refuse a decompression bomb.
-MAX_INFLATED_BYTES = 64 * 1024 * 1024
+#: The inflated DATA_MESSAGE is a document like any other (see limits.MAX_DOCUMENT_BYTES for why 32 MiB);
+#: output beyond it is refused as soon as it is inflated, so a decompression bomb costs no more.
+MAX_INFLATED_BYTES = MAX_DOCUMENT_BYTES
 #: gzip or zlib, detected from the header (CloudWatch sends gzip; Powertools' own fixture is zlib).
 _GZIP_OR_ZLIB = zlib.MAX_WBITS | 32
 _LOG_GROUP = re.compile(r"/aws/eks/([^/]+)/cluster")
@@ -71,7 +76,8 @@ def inflate(compressed: bytes) -> bytes | Skip:
 
 
 def data_message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
-    """A DATA_MESSAGE holds one log stream's events; each message is one audit Event as a JSON string."""
+    """A DATA_MESSAGE holds one log stream's events; each message is one audit Event as a JSON string. Past
+    MAX_RECORDS (CloudWatch's own maximum), one Skip counts the rest."""
     message_type = document.get("messageType")
     if message_type == "CONTROL_MESSAGE":
         yield _ignored("control_message", "CloudWatch Logs reachability probe")
@@ -86,14 +92,21 @@ def data_message(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
     stream = document.get("logStream")
     if _is_other_stream(stream):
         skip = _ignored("other_log_stream", f"log stream {token(stream)}")
-        yield from (skip for _ in log_events)
-        return
+        yield from (skip for _ in islice(log_events, MAX_RECORDS))
+    else:
+        yield from _log_events(document, log_events, origin)
+    if len(log_events) > MAX_RECORDS:
+        yield too_many_records(len(log_events), "logEvents", "aws")
+
+
+def _log_events(document: dict[str, Any], log_events: list[Any], origin: Origin) -> Iterator[Output]:
     # Without the envelope's time: `k8s_text.read` reads only events that carry their own.
     inner = Origin(origin.received_at, "aws", _cluster(document.get("logGroup")), None, origin.prefilter)
     admits = origin.prefilter.text.admits if origin.prefilter is not None else admit_all
     skipped = 0
-    for log_event in log_events:
+    for item in islice(log_events, MAX_RECORDS):
         try:
+            log_event = item if type(item) is not Raw else loaded(item, cloud="aws", what="logEvents item")
             # Inline, not a helper: this runs for every record, and most records end here.
             message = log_event.get("message") if isinstance(log_event, dict) else None
             if isinstance(message, str) and not admits(message):
@@ -120,6 +133,8 @@ def _cluster(log_group: object) -> str | None:
 
 
 def _log_event(log_event: object, inner: Origin) -> Output:
+    if isinstance(log_event, Skip):
+        return log_event
     if not isinstance(log_event, dict):
         return _bad("wrong_type", "logEvents item is not an object")
     message = log_event.get("message")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from core.model import AuditEvent, Cloud
 from core.sources.items import Nested, Origin, Output, Skip
+from core.sources.limits import MAX_RECORDS, too_many_records
 from core.sources.values import NOTHING, as_dict, as_int, as_str, as_str_tuple, fingerprint, json_type
 from core.timeutil import parse_time
 
@@ -27,13 +29,16 @@ def event(document: dict[str, Any], origin: Origin) -> tuple[AuditEvent | Skip]:
 
 
 def event_list(document: dict[str, Any], origin: Origin) -> Iterator[Output]:
-    """The webhook backend's batch: each item is decoded on its own, so one bad item loses nothing else."""
+    """The webhook backend's batch: each item is decoded on its own, so one bad item loses nothing else; past
+    MAX_RECORDS, one Skip counts the rest."""
     items = document.get("items")
     if not isinstance(items, list):
         yield Skip("wrong_type", malformed=True, cloud=origin.cloud, detail="EventList items is not an array")
         return
-    for item in items:
+    for item in islice(items, MAX_RECORDS):
         yield Nested(item, origin, "k8s")
+    if len(items) > MAX_RECORDS:
+        yield too_many_records(len(items), "EventList items", origin.cloud)
 
 
 def decoded(parsed: object, origin: Origin) -> AuditEvent | Skip | Nested:

@@ -31,6 +31,14 @@ class EarlyKeys(msgspec.Struct, gc=False):
 _EARLY_KEYS = frozenset(EarlyKeys.__struct_fields__)
 #: Keys by which `detect` may recognise a kind before it looks for an AKS record's `category`.
 _BEFORE_AKS_RECORD = _EARLY_KEYS | {"message", "data", "protoPayload", "logName", "records"}
+#: Every key `detect` reads, for readers that keep only some keys of a document (core.sources.lazy).
+DETECT_KEYS = (
+    _BEFORE_AKS_RECORD
+    | set(_EVENT_KEYS)
+    | set(_PUBSUB_MESSAGE_KEYS)
+    | set(_AKS_RECORD_KEYS)
+    | {"apiVersion", "resource", "insertId", "category"}
+)
 
 
 def detect(obj: object) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 import msgspec
 import orjson
 
+from core.sources import lazy
 from core.sources.items import Skip
+from core.sources.limits import MAX_PARSED_BYTES
 
 #: What a typed msgspec reader may raise on text it cannot read; it then steps aside for the general way.
 DECODE_ERRORS = (msgspec.MsgspecError, ValueError, RecursionError)
@@ -74,12 +76,23 @@ def audit_id_hint(text: str | bytes) -> str:
 
 
 def load_json(data: bytes | bytearray | memoryview | str, *, cloud: str | None, what: str) -> Any:
-    """Parse JSON text, or return Skip(invalid_json) naming `what` was not JSON (never the text itself)."""
+    """Parse JSON text, or return Skip(invalid_json) naming `what` was not JSON (never the text itself).
+
+    Text over MAX_PARSED_BYTES is read by core.sources.lazy: an envelope's records come back as msgspec.Raw
+    (see `loaded`), and anything but an envelope of records is a too_large Skip.
+    """
+    if len(data) > MAX_PARSED_BYTES:
+        return lazy.load(data, cloud=cloud, what=what)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         detail = f"{what} is not JSON (at char {error.pos})"
         return Skip("invalid_json", malformed=True, cloud=cloud, detail=detail)
+
+
+def loaded(record: object, *, cloud: str | None, what: str) -> Any:
+    """A record of an envelope, parsed now if the envelope was read lazily (a msgspec.Raw), else itself."""
+    return load_json(memoryview(record), cloud=cloud, what=what) if type(record) is msgspec.Raw else record
 
 
 def b64decode(text: str) -> bytes | None:
