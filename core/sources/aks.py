@@ -14,7 +14,7 @@ from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
 from core.sources.items import Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import is_plain_aks_record
-from core.sources.limits import MAX_RECORDS, too_many_records
+from core.sources.limits import MAX_RECORDS, cut_name, too_many_records
 from core.sources.values import as_dict, as_str, audit_id_hint, json_type, load_json, loaded, token
 from core.timeutil import parse_time
 
@@ -138,12 +138,12 @@ def _audit_log(log: object) -> object:
 def _cluster(document: dict[str, Any]) -> str | None:
     """The last segment of resourceId (Azure writes it in upper case), else Panther's source label."""
     resource_id = as_str(document.get("resourceId"))
-    return (_cluster_name(resource_id) if resource_id else None) or as_str(document.get("p_source_label"))
+    return (_cluster_name(resource_id) if resource_id else None) or cut_name(as_str(document.get("p_source_label")))
 
 
 @lru_cache(maxsize=64)  # every record of a cluster repeats its resourceId
 def _cluster_name(resource_id: str) -> str | None:
-    return resource_id.rstrip("/").rsplit("/", 1)[-1].lower() or None
+    return cut_name(resource_id.rstrip("/").rsplit("/", 1)[-1].lower() or None)
 
 
 def _bad(reason: str, detail: str) -> Skip:

@@ -13,7 +13,7 @@ from msgspec import Raw
 from core.prefilter import admit_all
 from core.sources import k8s, k8s_text
 from core.sources.items import Origin, Output, Prefiltered, Skip, internal_error
-from core.sources.limits import MAX_DOCUMENT_BYTES, MAX_RECORDS, too_many_records
+from core.sources.limits import MAX_DOCUMENT_BYTES, MAX_RECORDS, cut_name, too_many_records
 from core.sources.values import as_dict, as_str, audit_id_hint, b64decode, load_json, loaded, token
 from core.timeutil import from_epoch_ms
 
@@ -129,7 +129,7 @@ def _is_other_stream(stream: object) -> bool:
 
 def _cluster(log_group: object) -> str | None:
     found = _LOG_GROUP.fullmatch(log_group) if isinstance(log_group, str) else None
-    return found.group(1) if found else None
+    return cut_name(found.group(1)) if found else None
 
 
 def _log_event(log_event: object, inner: Origin) -> Output:

@@ -16,6 +16,7 @@ from core.frozen import fast_init
 from core.model import AuditEvent
 from core.sources.items import Origin, Skip
 from core.sources.k8s import DECISION
+from core.sources.limits import bounded
 from core.sources.values import NOTHING, as_dict, as_int, as_str, fingerprint, token
 from core.timeutil import parse_time
 
@@ -63,7 +64,8 @@ def log_entry(document: dict[str, Any], origin: Origin) -> tuple[AuditEvent | Sk
 
 
 def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
-    """One LogEntry as an AuditEvent; entries from other services are expected input and skipped."""
+    """One LogEntry as an AuditEvent, every value bounded (limits.bounded); entries from other services are
+    expected input and skipped."""
     payload = entry.get("protoPayload")
     if payload is None:
         return _ignored("not_k8s_api", "LogEntry without protoPayload")
@@ -87,7 +89,7 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
     authentication = as_dict(payload.get("authenticationInfo")) or NOTHING
     metadata = as_dict(payload.get("requestMetadata")) or NOTHING
     caller_ip = as_str(metadata.get("callerIp")) or as_str(metadata.get("callerIP"))
-    return AuditEvent(
+    event = AuditEvent(
         cloud="gcp",
         timestamp=timestamp,
         audit_id=audit_id,
@@ -109,6 +111,7 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
         decision=_decision(entry, payload),
         inferred=frozenset(inferred),
     )
+    return bounded(event)
 
 
 def is_k8s_api(service: object, method: str | None) -> bool:

@@ -6,7 +6,8 @@ helpers. `read` gives exactly what `gke.normalize(orjson.loads(text), origin)` g
 promise that, and the caller then takes that general way. None for:
 - bytes that are not UTF-8 (orjson refuses them anywhere, msgspec does not check the fields it skips), text
   that is not JSON or not one object, and text holding a key by which kinds.detect may name it otherwise;
-- a field it reads of an unexpected type (the general way reads it as missing);
+- a field it reads of an unexpected type (the general way reads it as missing), or longer than the limit of
+  the values made from it (core.sources.limits; the general way cuts them);
 - an entry not from the Kubernetes API (the general way makes the Skip);
 - an entry without operation.id or insertId (its id is a hash of the whole entry);
 - a status or response code orjson would read as a float, or that is a boolean;
@@ -27,6 +28,7 @@ from core.sources.gke import granted_decision, is_k8s_api, outcome, parse_resour
 from core.sources.items import Origin
 from core.sources.k8s import DECISION
 from core.sources.kinds import EarlyKeys
+from core.sources.limits import AddressText, FreeText, IdText, NameText, PrincipalText
 from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
@@ -39,11 +41,11 @@ _ABSENT = msgspec.Raw()
 
 
 class _Operation(msgspec.Struct, gc=False):
-    id: str | None = None
+    id: IdText | None = None
 
 
 class _ResourceLabels(msgspec.Struct, gc=False):
-    cluster_name: str | None = None
+    cluster_name: NameText | None = None
 
 
 class _Resource(msgspec.Struct, gc=False):
@@ -51,12 +53,12 @@ class _Resource(msgspec.Struct, gc=False):
 
 
 class _Labels(msgspec.Struct, gc=False):
-    decision: str | None = msgspec.field(default=None, name=DECISION)
+    decision: NameText | None = msgspec.field(default=None, name=DECISION)
 
 
 class _Status(msgspec.Struct, gc=False):
     code: int | None = None
-    message: str | None = None
+    message: FreeText | None = None
 
 
 class _Response(msgspec.Struct, gc=False):
@@ -68,13 +70,13 @@ class _Response(msgspec.Struct, gc=False):
 
 
 class _Authentication(msgspec.Struct, gc=False):
-    principalEmail: str | None = None
+    principalEmail: PrincipalText | None = None
 
 
 class _Metadata(msgspec.Struct, gc=False):
-    callerIp: str | None = None
-    callerIP: str | None = None
-    callerSuppliedUserAgent: str | None = None
+    callerIp: AddressText | None = None
+    callerIP: AddressText | None = None
+    callerSuppliedUserAgent: FreeText | None = None
 
 
 class _Grant(msgspec.Struct, gc=False):
@@ -83,8 +85,9 @@ class _Grant(msgspec.Struct, gc=False):
 
 class _Payload(msgspec.Struct, gc=False):
     serviceName: str | None = None
-    methodName: str | None = None
-    resourceName: str | None = None
+    # Every value made from these (verb, resource, namespace, name, request_uri, ...) is at most as long.
+    methodName: NameText | None = None
+    resourceName: NameText | None = None
     status: _Status | None = None
     response: _Response | None = None
     authenticationInfo: _Authentication | None = None
@@ -94,13 +97,13 @@ class _Payload(msgspec.Struct, gc=False):
 
 
 class _Entry(EarlyKeys, gc=False):
-    insertId: str | None = None
+    insertId: IdText | None = None
     operation: _Operation | None = None
     timestamp: str | None = None
     receiveTimestamp: str | None = None
     resource: _Resource | None = None
     labels: _Labels | None = None
-    p_source_label: str | None = None
+    p_source_label: NameText | None = None
     protoPayload: _Payload | None = None
     # With either, kinds.detect may name the text a Pub/Sub message: take the general way.
     message: msgspec.Raw = _ABSENT

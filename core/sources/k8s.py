@@ -9,7 +9,7 @@ from typing import Any
 
 from core.model import AuditEvent, Cloud
 from core.sources.items import Nested, Origin, Output, Skip
-from core.sources.limits import MAX_RECORDS, too_many_records
+from core.sources.limits import MAX_RECORDS, bounded, too_many_records
 from core.sources.values import NOTHING, as_dict, as_int, as_str, as_str_tuple, fingerprint, json_type
 from core.timeutil import parse_time
 
@@ -55,7 +55,8 @@ def decoded(parsed: object, origin: Origin) -> AuditEvent | Skip | Nested:
 def normalize(record: object, origin: Origin) -> AuditEvent | Skip:
     """One audit Event as an AuditEvent; Skip when it is not an object or carries no identifying field.
 
-    requestObject and responseObject are never read: at level RequestResponse they hold the secret.
+    Every value is bounded (limits.bounded). requestObject and responseObject are never read: at level
+    RequestResponse they hold the secret.
     """
     if not isinstance(record, dict):
         detail = f"audit event is a JSON {json_type(record)}, not an object"
@@ -82,7 +83,7 @@ def normalize(record: object, origin: Origin) -> AuditEvent | Skip:
             return Skip("wrong_type", malformed=True, cloud=origin.cloud, detail=detail)
         inferred = inferred | {"audit_id"}
     cloud, cluster = _source(record, origin)
-    return AuditEvent(
+    event = AuditEvent(
         cloud=cloud,
         timestamp=timestamp,
         audit_id=audit_id,
@@ -107,6 +108,7 @@ def normalize(record: object, origin: Origin) -> AuditEvent | Skip:
         decision=as_str(annotations.get(DECISION)),
         inferred=inferred,
     )
+    return bounded(event)
 
 
 def _unidentified(record: dict[str, Any], origin: Origin) -> Skip:

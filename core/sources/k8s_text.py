@@ -6,7 +6,8 @@ build the whole dict. `read` gives exactly what `k8s.decoded(orjson.loads(text),
 when it cannot promise that, and the caller then takes that general way. None for: text that is not JSON
 or not one object, a field of an unexpected type (the general way reads it as missing), an EventList, an
 event without auditID (its id is a hash of the whole dict), a response code orjson would read as a float,
-and an event with no timestamp of its own: `read` never looks at `origin.time`, so callers need not work
+a value longer than its limit (core.sources.limits; the general way cuts it), and an event with no timestamp
+of its own: `read` never looks at `origin.time`, so callers need not work
 out the envelope's time for the events that carry theirs.
 
 One difference remains, for text no real producer writes: a number beyond the range of a double
@@ -23,6 +24,7 @@ import msgspec
 from core.model import AuditEvent
 from core.sources.items import Origin
 from core.sources.k8s import DECISION, PANTHER_CLOUDS
+from core.sources.limits import Addresses, FreeText, Groups, IdText, NameText, PrincipalText
 from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
@@ -30,42 +32,42 @@ _NO_INFERENCE: frozenset[str] = frozenset()
 
 
 class _ObjectRef(msgspec.Struct, gc=False):
-    resource: str | None = None
-    subresource: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    apiGroup: str | None = None
-    apiVersion: str | None = None
+    resource: NameText | None = None
+    subresource: NameText | None = None
+    namespace: NameText | None = None
+    name: NameText | None = None
+    apiGroup: NameText | None = None
+    apiVersion: NameText | None = None
 
 
 class _User(msgspec.Struct, gc=False):
-    username: str | None = None
-    groups: tuple[str, ...] | None = None
+    username: PrincipalText | None = None
+    groups: Groups | None = None
 
 
 class _Impersonated(msgspec.Struct, gc=False):
-    username: str | None = None
+    username: PrincipalText | None = None
 
 
 class _Status(msgspec.Struct, gc=False):
     code: int | None = None
-    message: str | None = None
+    message: FreeText | None = None
 
 
 class _Annotations(msgspec.Struct, gc=False):
-    decision: str | None = msgspec.field(default=None, name=DECISION)
+    decision: NameText | None = msgspec.field(default=None, name=DECISION)
 
 
 class _Event(msgspec.Struct, gc=False):
     kind: str | None = None
-    auditID: str | None = None
-    stage: str | None = None
-    requestURI: str | None = None
-    verb: str | None = None
+    auditID: IdText | None = None
+    stage: NameText | None = None
+    requestURI: FreeText | None = None
+    verb: NameText | None = None
     user: _User | None = None
     impersonatedUser: _Impersonated | None = None
-    sourceIPs: tuple[str, ...] | None = None
-    userAgent: str | None = None
+    sourceIPs: Addresses | None = None
+    userAgent: FreeText | None = None
     objectRef: _ObjectRef | None = None
     responseStatus: _Status | None = None
     annotations: _Annotations | None = None
@@ -73,7 +75,7 @@ class _Event(msgspec.Struct, gc=False):
     requestReceivedTimestamp: str | None = None
     timestamp: str | None = None
     p_log_type: str | None = None
-    p_source_label: str | None = None
+    p_source_label: NameText | None = None
 
 
 _DECODER = msgspec.json.Decoder(_Event)
