@@ -51,21 +51,23 @@ def gzip_zeros(directory: Path, inflated: int = GIB) -> Bomb:
     return Bomb("gzip-zeros", claim, "lambda-event", path)
 
 
-def empty_log_events(directory: Path, cap: int = MAX_INFLATED_BYTES) -> Bomb:
-    """A DATA_MESSAGE of as many empty log events (`{}`) as fit under the core's inflate cap, gzipped."""
+def empty_log_events(directory: Path, cap: int = MAX_INFLATED_BYTES, events: int | None = None) -> Bomb:
+    """A gzipped DATA_MESSAGE of `events` empty log events (`{}`); by default as many as fit under the core's
+    inflate cap."""
     head = (
         b'{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/' + CLUSTER.encode()
         + b'/cluster","logStream":"kube-apiserver-audit-0","subscriptionFilters":["secretwatch"],"logEvents":['
     )  # fmt: skip
     tail = b"{}]}"
-    count = (cap - len(head) - 2) // 3  # inflated: head, count - 1 times `{},`, tail; one byte under the cap
+    count = events or (cap - len(head) - 2) // 3  # inflated: head, count - 1 times `{},`, tail: under the cap
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     parts = [compressor.compress(head)]
     parts += [compressor.compress(b"{}," * size) for size in _pieces(count - 1, _CHUNK // 3)]
     compressed = b"".join([*parts, compressor.compress(tail), compressor.flush()])
-    path = _write_event(directory / "empty-log-events.json", compressed)
+    name = "empty-log-events" if events is None else f"empty-log-events-{_short(count)}"
+    path = _write_event(directory / f"{name}.json", compressed)
     claim = f"{count:,} empty log events, {len(head) + 3 * count + 1:,} bytes inflated (cap {cap:,})"
-    return Bomb("empty-log-events", claim, "lambda-event", path)
+    return Bomb(name, claim, "lambda-event", path)
 
 
 def aks_empty_records(directory: Path, records: int = 2_000_000) -> Bomb:
@@ -151,6 +153,10 @@ def _write_event(path: Path, compressed: bytes) -> Path:
 def _pieces(total: int, size: int) -> Iterator[int]:
     for done in range(0, total, size):
         yield min(size, total - done)
+
+
+def _short(count: int) -> str:
+    return f"{count // 1_000_000}m" if count % 1_000_000 == 0 else f"{count:,}"
 
 
 def _size(count: int) -> str:

@@ -62,6 +62,7 @@ def build_bombs(directory: Path) -> list[bombs.Bomb]:
     built = [
         bombs.gzip_zeros(directory),
         bombs.empty_log_events(directory),
+        bombs.empty_log_events(directory, events=2_000_000),
         bombs.aks_empty_records(directory),
         bombs.pubsub_huge_data(directory),
         bombs.deep_first_line(directory),

@@ -69,6 +69,10 @@ def test_empty_log_events_fill_the_inflate_cap_without_reaching_it(tmp_path: Pat
     full = bombs.empty_log_events(tmp_path)
     assert MAX_INFLATED_BYTES - 3 <= inflated_size(awslogs_data(full)) < MAX_INFLATED_BYTES
 
+    counted = bombs.empty_log_events(tmp_path, events=2_000)
+    assert len(orjson.loads(zlib.decompress(awslogs_data(counted), zlib.MAX_WBITS | 32))["logEvents"]) == 2_000
+    assert counted.name == "empty-log-events-2,000"
+
 
 def test_aks_empty_records_is_one_body_of_empty_records(tmp_path: Path) -> None:
     bomb = bombs.aks_empty_records(tmp_path, records=1_000)
