@@ -1,44 +1,96 @@
-"""Split an input file into JSON documents: JSON Lines, or one whole-file (pretty-printed) document."""
+"""Split an input file into JSON documents: JSON Lines, or one whole-file (pretty-printed) document.
+
+The first non-blank line decides, and a bad one never makes a file of good lines one bad document:
+- a complete JSON value: JSON Lines;
+- a lone `{` or `[`, as every pretty-printer writes (json.dumps, jq, kubectl -o json, gcloud --format=json):
+  the whole file is one document (a broken one is one malformed document);
+- anything else (a line CloudWatch cut with `[Truncated...]`, klog text, an array nested past any parser):
+  the whole file is one document if it is valid JSON as a whole (a document spread over lines another way),
+  else JSON Lines, that first line being one malformed record.
+
+Lines are streamed, never read at once, and blank lines skipped. A line or document over MAX_DOCUMENT_BYTES is
+cut just past it, for decode to refuse as too large unparsed, and the rest of it is read and dropped.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from typing import BinaryIO
 
-import orjson
+import msgspec
+
+from core.sources.limits import MAX_DOCUMENT_BYTES
 
 _BOM = b"\xef\xbb\xbf"
+_OPENERS = (b"{", b"[")
+_CHUNK = 1024 * 1024
 
 
 def iter_documents(stream: BinaryIO) -> Iterator[bytes]:
-    """Yield one document per line when the first non-blank line is a complete JSON value, else the whole
-    stream as one document. Lines are streamed, never read at once; blank lines are skipped and a bad line
-    is still yielded (decode() counts it)."""
+    """Yield each document of `stream`: its lines, or its whole text (see the module's rule)."""
     first = _first_line(stream)
     if first is None:
         return
-    if not _is_json(first):
-        yield first + stream.read()
+    if _is_json(first):
+        yield first.strip()
+        yield from _lines(stream)
         return
-    yield first.strip()
-    for line in stream:
-        document = line.strip()
-        if document:
-            yield document
+    if first.strip() in _OPENERS:
+        yield _whole(first, stream)
+        return
+    held = first + stream.read(max(MAX_DOCUMENT_BYTES + 1 - len(first), 0))
+    if len(held) <= MAX_DOCUMENT_BYTES and _is_json(held):
+        yield held
+        return
+    yield from _lines(BytesIO(held), then=stream)
 
 
 def _first_line(stream: BinaryIO) -> bytes | None:
-    line = stream.readline().removeprefix(_BOM)
+    line = _line(stream).removeprefix(_BOM)
     while line:
         if line.strip():
             return line
-        line = stream.readline()
+        line = _line(stream)
     return None
 
 
-def _is_json(line: bytes) -> bool:
+def _lines(stream: BinaryIO, then: BinaryIO | None = None) -> Iterator[bytes]:
+    """The non-blank lines of `stream`, continued by `then` (the rest of a line `stream` ends in comes first)."""
+    while line := _line(stream):
+        if then is not None and not line.endswith(b"\n"):
+            line += _line(then, MAX_DOCUMENT_BYTES + 1 - len(line))
+        if document := line.strip():
+            yield document
+    if then is not None:
+        yield from _lines(then)
+
+
+def _line(stream: BinaryIO, size: int | None = None) -> bytes:
+    """The next line, or its first `size` bytes and a newline when it is longer (the rest of it is read and
+    dropped); by default one byte more than a document may have, enough for decode to refuse it."""
+    size = MAX_DOCUMENT_BYTES + 1 if size is None else size
+    line = stream.readline(size)
+    if len(line) < size or line.endswith(b"\n"):
+        return line
+    while (rest := stream.readline(_CHUNK)) and not rest.endswith(b"\n"):
+        pass
+    return line + b"\n"
+
+
+def _whole(first: bytes, stream: BinaryIO) -> bytes:
+    """The whole stream from `first` on, or its first MAX_DOCUMENT_BYTES + 1 bytes when it is longer."""
+    document = first + stream.read(max(MAX_DOCUMENT_BYTES + 1 - len(first), 0))
+    if len(document) > MAX_DOCUMENT_BYTES:
+        while stream.read(_CHUNK):
+            pass
+    return document
+
+
+def _is_json(text: bytes) -> bool:
+    """Whether `text` is one complete JSON value: checked by msgspec, which builds nothing while it checks."""
     try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
+        msgspec.json.decode(text, type=msgspec.Raw)
+    except (msgspec.DecodeError, RecursionError):
         return False
     return True
