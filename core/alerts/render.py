@@ -35,6 +35,15 @@ _ESCAPE_SEQUENCE = re.compile(
 _LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
 # C0, DEL, C1, and the bidi controls that make text display in another order than it is stored.
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Characters that show as nothing: every format character (Unicode category Cf: zero-width space and joiners,
+# word joiner, BOM, soft hyphen, invisible operators, the tag block that can spell a hidden message), and the
+# rest of Unicode's default-ignorable code points (variation selectors, Hangul fillers). The bidi controls among
+# them are matched by _INVISIBLE first; a test checks this covers every Cf the running Python knows.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 # The same characters as orjson writes them, in UTF-8 (it already escapes C0): DEL, C1, bidi controls and
 # U+2028/U+2029, which some JavaScript parsers take for line breaks.
 _JSON_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
@@ -46,16 +55,18 @@ _SEVERITY_COLOUR = {
 def clean_text(value: object, *, limit: int = 1024) -> str:
     """`value` as one line of text that is safe on a terminal, in a mail header and (escaped) in HTML.
 
-    None becomes "". Terminal escape sequences are dropped, line breaks and tabs become one space, and
-    any other control or bidi character becomes U+FFFD, so a reader can see that something was there.
-    The result has at most `limit` characters and ends with "…" when it was cut.
+    None becomes "". Terminal escape sequences are dropped, line breaks and tabs become one space, any
+    other control or bidi character becomes U+FFFD, so a reader can see that something was there, and
+    characters that show as nothing (zero-width, tag and other format characters) are removed. The result
+    has at most `limit` characters and ends with "…" when it was cut.
     """
     if value is None:
         return ""
     text = str(value)[: limit * 4]  # bounds the regex work on hostile input
     text = _ESCAPE_SEQUENCE.sub("", text)
     text = _LINE_BREAKS.sub(" ", text)
-    text = _INVISIBLE.sub("\ufffd", text).strip()
+    text = _INVISIBLE.sub("\ufffd", text)
+    text = _IGNORABLE.sub("", text).strip()
     return truncate(text, limit)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -125,6 +127,33 @@ def test_clean_text(raw: object, expected: str) -> None:
     assert clean_text(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("kube\u200bctl", "kubectl"),  # zero-width space
+        ("a\u200cb\u200dc\u2060d\ufeffe\u180ef", "abcdef"),  # ZWNJ, ZWJ, word joiner, BOM, Mongolian separator
+        ("curl/8.5.0" + "".join(map(chr, range(0xE0020, 0xE007F))), "curl/8.5.0"),  # a message in tag characters
+        ("\U000e0001tagged\U000e007f", "tagged"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("invisible\u2062times\u2064plus", "invisibletimesplus"),
+        ("selector\ufe0f\U000e0100", "selector"),  # variation selectors
+        ("filler\u3164\u115f", "filler"),  # Hangul fillers, blank wherever they are shown
+    ],
+)
+def test_clean_text_removes_zero_width_tag_and_other_invisible_format_characters(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
+def test_clean_text_removes_every_format_character_unicode_knows() -> None:
+    format_characters = "".join(
+        chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+    )
+
+    cleaned = clean_text(f"<{format_characters}>", limit=10_000)
+
+    assert cleaned.strip("<>\ufffd") == ""  # bidi controls show as U+FFFD, as before; the rest are gone
+
+
 def test_clean_text_caps_length_with_an_ellipsis() -> None:
     cleaned = clean_text("x" * 5000, limit=100)
 
@@ -137,6 +166,7 @@ def test_clean_text_never_returns_control_or_bidi_characters(raw: str, limit: in
     cleaned = clean_text(raw, limit=limit)
 
     assert not UNSAFE.search(cleaned)
+    assert not [char for char in cleaned if unicodedata.category(char) == "Cf"]
     assert len(cleaned) <= limit
 
 
