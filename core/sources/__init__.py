@@ -6,7 +6,9 @@ A document is detected by its keys (see `detect`) and unwrapped recursively: Lam
 CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
 Pub/Sub message -> LogEntry; JSON arrays and EventLists at any level. Each record is decoded on its
 own, so a bad record never loses its good neighbours: even an exception raised inside one record becomes
-that record's `internal_error` Skip, and its envelope goes on with the next record.
+that record's `internal_error` Skip, and its envelope goes on with the next record. Input is bounded
+(core.sources.limits): records per envelope, the size of a document and of text parsed whole (larger text is
+read lazily, core.sources.lazy), and every value of an AuditEvent.
 
 Given a Prefilter, records that no rule can match are counted (Prefiltered) instead of parsed: EKS log
 messages, AKS properties.log strings and Pub/Sub data after their envelopes are decoded, and a document
