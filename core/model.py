@@ -33,7 +33,12 @@ FIELDS = (
     "response_code",
     "response_message",
     "decision",
+    "pod_name",
+    "node_name",
+    "access_target",
 )
+
+_COLLECTION_VERBS = frozenset({"list", "watch"})
 
 
 class AuditEvent(msgspec.Struct, frozen=True, gc=False):
@@ -43,6 +48,8 @@ class AuditEvent(msgspec.Struct, frozen=True, gc=False):
 
     Never holds requestObject/responseObject: at audit level RequestResponse they carry the secret itself.
     `failed` is True for HTTP >= 400 and for gRPC codes 1..16 (GKE), None when the outcome is unknown.
+    `pod_name` and `node_name` name the pod and node a bound service-account token was issued for; GKE's
+    entries do not carry them.
     """
 
     cloud: Cloud
@@ -67,12 +74,26 @@ class AuditEvent(msgspec.Struct, frozen=True, gc=False):
     response_message: str | None = None
     failed: bool | None = None
     decision: str | None = None
+    pod_name: str | None = None
+    node_name: str | None = None
     #: Names of fields synthesized rather than read (e.g. "audit_id", "timestamp").
     inferred: frozenset[str] = frozenset()
 
     @property
     def source_ip(self) -> str | None:
         return self.source_ips[0] if self.source_ips else None
+
+    @property
+    def access_target(self) -> str | None:
+        """What one request read, for counting distinct reads (Panther BulkSecretAccess's `unique()`): the
+        object's name; for a list or watch, which names none, the verb and its namespace, else its request
+        URI, else the verb alone; else None."""
+        if self.name is not None:
+            return self.name
+        if self.verb not in _COLLECTION_VERBS:
+            return None
+        scope = self.namespace or self.request_uri
+        return f"{self.verb}:{scope}" if scope else self.verb
 
     def get(self, name: str) -> Any:
         """A field by its rule-facing name (see FIELDS)."""
@@ -91,6 +112,8 @@ class AlertContext:
     name: str | None
     request_uri: str | None
     response_code: int | None
+    pod_name: str | None = None
+    node_name: str | None = None
 
     @classmethod
     def of(cls, event: AuditEvent) -> AlertContext:
@@ -105,6 +128,8 @@ class AlertContext:
             name=event.name,
             request_uri=event.request_uri,
             response_code=event.response_code,
+            pod_name=event.pod_name,
+            node_name=event.node_name,
         )
 
 

@@ -101,7 +101,11 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
         name=target.name,
         api_group=target.api_group,
         api_version=target.api_version,
-        username=as_str(authentication.get("principalEmail")),
+        username=principal(
+            as_str(authentication.get("principalEmail")),
+            as_str(authentication.get("principalSubject")),
+            as_str(authentication.get("authoritySelector")),
+        ),
         source_ips=(caller_ip,) if caller_ip else (),
         user_agent=as_str(metadata.get("callerSuppliedUserAgent")),
         request_uri=target.request_uri,
@@ -117,6 +121,13 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
 def is_k8s_api(service: object, method: str | None) -> bool:
     """serviceName k8s.io, or no serviceName and an `io.k8s.` methodName."""
     return service == _K8S_SERVICE or (service is None and method is not None and method.startswith("io.k8s."))
+
+
+def principal(email: str | None, subject: str | None, authority: str | None) -> str | None:
+    """Who made the request, in Panther's order: principalEmail (a Google account, a Kubernetes user or service
+    account), else principalSubject (workforce identity federation's `principal://...`), else
+    authoritySelector, which is all an anonymous request carries."""
+    return email or subject or authority
 
 
 def verb(method: str | None) -> str | None:

@@ -24,7 +24,15 @@ from __future__ import annotations
 import msgspec
 
 from core.model import AuditEvent
-from core.sources.gke import granted_decision, is_k8s_api, outcome, parse_resource_name, status_code, verb
+from core.sources.gke import (
+    granted_decision,
+    is_k8s_api,
+    outcome,
+    parse_resource_name,
+    principal,
+    status_code,
+    verb,
+)
 from core.sources.items import Origin
 from core.sources.k8s import DECISION
 from core.sources.kinds import EarlyKeys
@@ -71,6 +79,8 @@ class _Response(msgspec.Struct, gc=False):
 
 class _Authentication(msgspec.Struct, gc=False):
     principalEmail: PrincipalText | None = None
+    principalSubject: PrincipalText | None = None
+    authoritySelector: PrincipalText | None = None
 
 
 class _Metadata(msgspec.Struct, gc=False):
@@ -150,7 +160,7 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
         if granted is None:
             return None
         decision = granted_decision(granted)
-    # Positional, in AuditEvent's field order: a call with 23 keywords costs a third more (tests compare
+    # Positional, in AuditEvent's field order: a call with 25 keywords costs a third more (tests compare
     # every field with gke.normalize's result).
     return AuditEvent(
         "gcp",  # cloud
@@ -165,7 +175,11 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
         target.name,
         target.api_group,
         target.api_version,
-        authentication.principalEmail or None,  # username
+        principal(
+            authentication.principalEmail or None,
+            authentication.principalSubject or None,
+            authentication.authoritySelector or None,
+        ),  # username
         None,  # impersonated_user
         (),  # groups
         (caller_ip,) if caller_ip else (),  # source_ips
@@ -175,6 +189,8 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
         result.response_message,
         result.failed,
         decision,
+        None,  # pod_name: GKE's AuditLog carries no user.extra
+        None,  # node_name
         _INFERRED[target.rebuilt_uri][result.mapped],  # inferred
     )
 

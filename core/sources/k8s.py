@@ -14,6 +14,12 @@ from core.sources.values import NOTHING, as_dict, as_int, as_str, as_str_tuple, 
 from core.timeutil import parse_time
 
 DECISION = "authorization.k8s.io/decision"
+#: user.extra keys naming the pod and node a bound service-account token was issued for, then the same keys as
+#: Panther-normalised samples spell them.
+POD_NAME = "authentication.kubernetes.io/pod-name"
+NODE_NAME = "authentication.kubernetes.io/node-name"
+PANTHER_POD_NAME = "authentication_kubernetes_io_slash_pod-name"
+PANTHER_NODE_NAME = "authentication_kubernetes_io_slash_node-name"
 
 #: Panther-normalised samples name their source log type; map it to the cloud that produced it.
 PANTHER_CLOUDS: dict[str, Cloud] = {
@@ -75,6 +81,7 @@ def normalize(record: object, origin: Origin) -> AuditEvent | Skip:
     status = as_dict(record.get("responseStatus")) or NOTHING
     annotations = as_dict(record.get("annotations")) or NOTHING
     code = as_int(status.get("code"))
+    extra = as_dict(user.get("extra")) or NOTHING
     timestamp, inferred = _timestamp(record, origin)
     if audit_id is None:
         audit_id = fingerprint(record)
@@ -106,6 +113,8 @@ def normalize(record: object, origin: Origin) -> AuditEvent | Skip:
         response_message=as_str(status.get("message")),
         failed=None if code is None else code >= 400,
         decision=as_str(annotations.get(DECISION)),
+        pod_name=_extra(extra, POD_NAME, PANTHER_POD_NAME),
+        node_name=_extra(extra, NODE_NAME, PANTHER_NODE_NAME),
         inferred=inferred,
     )
     return bounded(event)
@@ -131,6 +140,12 @@ def _timestamp(record: dict[str, Any], origin: Origin) -> tuple[datetime, frozen
     if found is None:
         return origin.received_at, frozenset({"timestamp"})
     return found, _NO_INFERENCE
+
+
+def _extra(extra: dict[str, Any], key: str, panther_key: str) -> str | None:
+    """The first value of a user.extra entry (an array of strings in audit.k8s.io/v1), under either spelling."""
+    values = as_str_tuple(extra.get(key)) or as_str_tuple(extra.get(panther_key))
+    return values[0] if values else None
 
 
 def _impersonated(record: dict[str, Any]) -> str | None:

@@ -86,6 +86,8 @@ FIELD_LIMITS: dict[str, int] = {
     "request_uri": TEXT_CHARS,
     "response_message": TEXT_CHARS,
     "decision": NAME_CHARS,
+    "pod_name": NAME_CHARS,
+    "node_name": NAME_CHARS,
 }
 #: (most values, longest value) of the tuple fields.
 TUPLE_LIMITS: dict[str, tuple[int, int]] = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from core.model import AuditEvent
+from core.model import FIELDS, AuditEvent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -28,3 +28,35 @@ def test_events_differing_in_any_field_are_unequal() -> None:
     assert event != msgspec.structs.replace(event, inferred=frozenset({"timestamp"}))
     assert event.source_ip == "10.0.0.1"
     assert event.get("source_ip") == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("fields", "target"),
+    [
+        ({"verb": "get", "namespace": "payments", "name": "db-password"}, "db-password"),
+        ({"verb": "list", "namespace": "payments", "name": "db-password"}, "db-password"),  # a name wins
+        ({"verb": "list", "namespace": "payments", "request_uri": "/api/v1/namespaces/payments/secrets"},
+         "list:payments"),
+        ({"verb": "watch", "namespace": "payments"}, "watch:payments"),
+        ({"verb": "list", "request_uri": "/api/v1/secrets?limit=500"}, "list:/api/v1/secrets?limit=500"),
+        ({"verb": "watch"}, "watch"),
+        ({"verb": "get", "namespace": "payments"}, None),  # a get without a name read nothing countable
+        ({"verb": "create", "namespace": "payments", "request_uri": "/api/v1/namespaces/payments/secrets"}, None),
+        ({}, None),
+    ],
+)
+def test_the_access_target_is_the_name_else_a_collection_verb_and_its_scope(
+    fields: dict[str, str], target: str | None
+) -> None:
+    """Panther's BulkSecretAccess unique(): distinct targets are counted, so a list counts once per namespace."""
+    event = AuditEvent("aws", T0, "id-1", **fields)  # type: ignore[arg-type]
+
+    assert event.access_target == target
+    assert event.get("access_target") == target
+
+
+def test_the_pod_node_and_access_target_are_rule_fields() -> None:
+    event = AuditEvent("k8s", T0, "id-1", verb="get", name="db", pod_name="api-0", node_name="node-a")
+
+    assert {"pod_name", "node_name", "access_target"} <= set(FIELDS)
+    assert (event.get("pod_name"), event.get("node_name"), event.get("access_target")) == ("api-0", "node-a", "db")

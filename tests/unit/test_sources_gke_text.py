@@ -216,6 +216,9 @@ def _apply(target: dict[str, Any], changes: dict[str, Any]) -> None:
         ({}, {"authenticationInfo": {}}, True),
         ({}, {"authenticationInfo": {"principalEmail": ""}}, True),
         ({}, {"authenticationInfo": "mallory@example.com"}, False),
+        ({}, {"authenticationInfo": {"principalSubject": "principal://iam.googleapis.com/x/subject/dana"}}, True),
+        ({}, {"authenticationInfo": {"principalEmail": "", "authoritySelector": "system:anonymous"}}, True),
+        ({}, {"authenticationInfo": {"authoritySelector": 1}}, False),
         ({}, {"requestMetadata": {"callerIP": "8.8.8.8"}}, True),
         ({}, {"requestMetadata": {"callerIp": "", "callerIP": "8.8.8.8"}}, True),
         ({}, {"requestMetadata": {"callerIp": "203.0.113.45", "callerIP": "8.8.8.8"}}, True),
@@ -382,7 +385,11 @@ def entry_changes(wild: bool) -> tuple[st.SearchStrategy[dict[str, Any]], st.Sea
                 "data": VALUES,
             }
         ),
-        authenticationInfo=obj(principalEmail=_texts("mallory@example.com")),
+        authenticationInfo=obj(
+            principalEmail=_texts("mallory@example.com"),
+            principalSubject=_texts("principal://iam.googleapis.com/locations/global/workforcePools/p/subject/s"),
+            authoritySelector=_texts("system:anonymous"),
+        ),
         requestMetadata=obj(
             callerIp=_texts("203.0.113.45"),
             callerIP=_texts("8.8.8.8"),

@@ -113,6 +113,10 @@ def test_generated_traffic_is_read_the_fast_way() -> None:
         ({"p_log_type": "Azure.MonitorActivity", "p_source_label": "prod-aks"}, True),
         ({"objectRef": {}}, True),
         ({"objectRef": []}, False),
+        ({"user": {"extra": {"authentication.kubernetes.io/pod-name": ["api-0"], "arn": [1]}}}, True),
+        ({"user": {"extra": {"authentication.kubernetes.io/node-name": ["", "node-a"]}}}, True),
+        ({"user": {"extra": {"authentication.kubernetes.io/pod-name": "api-0"}}}, False),
+        ({"user": {"extra": ["api-0"]}}, False),
     ],
 )
 def test_edge_cases_read_the_same_or_step_aside(change: dict[str, Any], fast: bool) -> None:
@@ -143,16 +147,22 @@ FIELDS = ("kind", "auditID", "stage", "requestURI", "verb", "userAgent", "stageT
           "requestReceivedTimestamp", "timestamp", "p_log_type", "p_source_label")  # fmt: skip
 NESTED = {
     "objectRef": ("resource", "subresource", "namespace", "name", "apiGroup", "apiVersion"),
-    "user": ("username", "groups"),
+    "user": ("username", "groups", "extra"),
     "impersonatedUser": ("username",),
     "responseStatus": ("code", "message"),
     "annotations": ("authorization.k8s.io/decision",),
 }
 VALUES = SCALARS | st.lists(SCALARS, max_size=3)
+EXTRA_KEYS = ("authentication.kubernetes.io/pod-name", "authentication.kubernetes.io/node-name",
+              "authentication_kubernetes_io_slash_pod-name", "authentication_kubernetes_io_slash_node-name", "arn")
+EXTRA = st.dictionaries(st.sampled_from(EXTRA_KEYS), VALUES, max_size=3)
 
 
 def records() -> st.SearchStrategy[dict[str, Any]]:
-    nested = {key: st.dictionaries(st.sampled_from(keys), VALUES, max_size=len(keys)) | VALUES
+    def values(key: str) -> st.SearchStrategy[Any]:
+        return EXTRA | VALUES if key == "extra" else VALUES
+
+    nested = {key: st.fixed_dictionaries({}, optional={name: values(name) for name in keys}) | VALUES
               for key, keys in NESTED.items()}  # fmt: skip
     return st.fixed_dictionaries({}, optional={**dict.fromkeys(FIELDS, VALUES), **nested})
 
