@@ -22,9 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="secretwatch", description="Catch Kubernetes secret abuse in EKS, GKE and AKS audit logs."
-    )
+    parser = _Parser(prog="secretwatch", description="Catch Kubernetes secret abuse in EKS, GKE and AKS audit logs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     scan = commands.add_parser("scan", help="run the rules over audit logs in files or stdin")
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files to read; - or nothing reads stdin")
@@ -33,26 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", default=DEFAULT_STATE, help=f"store URI (default {DEFAULT_STATE}; memory for one-shot)"
     )
     scan.add_argument("--output", default="table", choices=["table", "jsonl"])
-    scan.add_argument(
-        "--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)"
-    )
+    scan.add_argument("--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)")
     scan.add_argument(
         "--allowed-lateness",
         default="7d",
         type=_duration,
         help="how far behind its group's newest event an event still counts in its own window (default 7d)",
     )
-    scan.add_argument(
-        "--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)"
-    )
-    scan.add_argument(
-        "--rules", action="append", default=[], type=Path, metavar="PATH", help="rule files or folders"
-    )
+    scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
+    scan.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH", help="rule files or folders")
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
     test.add_argument("rule_ids", nargs="*", metavar="RULE_ID")
     test.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH")
     rules = commands.add_parser("rules", help="list the loaded rules")
     rules.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH")
+    rules.add_argument("--schema", action="store_true", help="print the rule files' JSON Schema, for editors")
     demo = commands.add_parser("demo", help="generate a day of traffic with two attacks and detect them")
     demo.add_argument("--events", type=int, default=30_000, help="audit events to generate (default 30000)")
     demo.add_argument("--seed", type=int, default=7)

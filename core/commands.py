@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ from core.errors import ConfigError
 from core.pipeline import Pipeline
 from core.report import format_summary
 from core.rules.loader import load_rules
-from core.rules.schema import Rule
+from core.rules.schema import Rule, rule_json_schema
 from core.rules.testing import run_rule_tests
 from core.sources.documents import iter_documents
 from core.state.registry import open_store
@@ -35,9 +36,7 @@ def scan(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         inputs = list(open_inputs(args.paths, stack))
         progress = Progress(sum(size for _, _, size in inputs))
-        pipeline = Pipeline(
-            rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness
-        )
+        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
         try:
             summary = pipeline.process(_documents(inputs, progress), fmt=args.format)
         finally:
@@ -92,11 +91,12 @@ def _select(rules: list[Rule], ids: Sequence[str]) -> list[Rule]:
 
 
 def rules(args: argparse.Namespace) -> int:
+    if args.schema:
+        print(json.dumps(rule_json_schema(), indent=2))
+        return 0
     for rule in load_rules(args.rules):
         print(f"{rule.id}  [{rule.type}, {rule.severity}, risk {rule.risk_score}]  {rule.title}")
-        print(
-            f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}"
-        )
+        print(f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}")
     return 0
 
 

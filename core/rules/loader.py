@@ -9,7 +9,8 @@ import yaml
 
 from core.errors import RuleError
 from core.rules import bounded_yaml
-from core.rules.schema import Rule, SchemaError, parse_rule
+from core.rules.schema import Rule, parse_rule
+from core.rules.validation import SchemaError
 
 BUILTIN_DIR = Path(__file__).parent
 #: The largest rule file read (the built-in ones are under 16 KiB).
@@ -35,8 +36,8 @@ def load_rule(path: Path) -> Rule:
         raise RuleError(f"not valid YAML: {str(exc).split(';')[0]}", path=str(path)) from exc
     try:
         return parse_rule(data, str(path))
-    except SchemaError as exc:
-        raise RuleError(str(exc), path=str(path)) from exc
+    except SchemaError as exc:  # one line per problem, each naming the file
+        raise RuleError("\n".join(f"{path}: {problem}" for problem in exc.problems)) from exc
 
 
 def _read(path: Path) -> str:

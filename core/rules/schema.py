@@ -1,7 +1,9 @@
 """The rule file schema: validated once at load time into frozen objects the engine reads per event.
 
-A rule file may be hostile (loaded from a pull request), and what it sets is paid for later at every event or
-alert, so each part that becomes a template, a pattern, a key or a loop is bounded here, not where it runs.
+A rule file's shape is the `RuleFile` Struct (its JSON Schema is `secretwatch rules --schema`); every problem in
+a file is reported in one pass, each with its path. A rule file may be hostile (loaded from a pull request), and
+what it sets is paid for later at every event or alert, so each part that becomes a template, a pattern, a key
+or a loop is bounded here, not where it runs.
 """
 
 from __future__ import annotations
@@ -9,34 +11,26 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+from msgspec import Meta
 
 from core.model import FIELDS
 from core.rules.conditions import MAX_GLOB, Compiled, ConditionError, compile_condition
+from core.rules.validation import Problems, SchemaError
 from core.timeutil import parse_duration
 
-RuleType = Literal["match", "threshold", "new_terms"]
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-_TOP_KEYS = {
-    "id",
-    "title",
-    "description",
-    "severity",
-    "risk_score",
-    "type",
-    "mitre",
-    "references",
-    "runbook",
-    "match",
-    "threshold",
-    "new_terms",
-    "alert_title",
-    "tests",
-    "scenarios",
-    "upstream",
-}
+__all__ = ["SchemaError", "parse_rule", "rule_json_schema"]
+
+RuleType = Literal["match", "threshold", "cardinality", "new_terms"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+RULE_TYPES: tuple[str, ...] = get_args(RuleType)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+#: The parameter blocks, and the rule type each belongs to.
+BLOCKS = {"threshold": "threshold", "cardinality": "cardinality", "new_terms": "new_terms", "dedup": "match"}
 _TITLE_FIELDS = frozenset(FIELDS) | {"count"}
 MAX_TITLE_TEMPLATE = 200
 #: Part of every state key and alert id (`thr|ID|...`), so no `|` and nothing a terminal would interpret.
@@ -45,13 +39,106 @@ MAX_CONDITIONS = 256
 #: Glob characters per rule: each event's value is matched against every pattern.
 MAX_GLOB_CHARS = 8 * MAX_GLOB
 MAX_DURATION = timedelta(days=366)
+MAX_COUNT = 100_000
 MAX_STEP_COUNT = 10_000
 MAX_SCENARIO_LOGS = 100_000
 
+# --- the file format -----------------------------------------------------------------------------------------
 
-class SchemaError(ValueError):
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
+_DURATION_PATTERN = r"^( *[0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+ *$"
+Text = Annotated[str, Meta(min_length=1)]
+Duration = Annotated[str, Meta(extra_json_schema={"pattern": _DURATION_PATTERN, "description": "e.g. 15m, 7d, 14m59s"})]
+FieldName = Annotated[str, Meta(extra_json_schema={"enum": list(FIELDS)})]
+Fields = Annotated[list[FieldName], Meta(min_length=1)]
+Count = Annotated[int, Meta(ge=1, le=MAX_COUNT)]
+Condition = Annotated[
+    dict[str, Any],
+    Meta(extra_json_schema={"description": "all/any/not/failed, or {field: NAME, OP: VALUE}; see the README"}),
+]
+
+
+class ThresholdBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    group_by: Fields
+    count: Count
+    window: Duration
+    mode: Literal["fixed", "sliding"] = "fixed"
+
+
+class CardinalityBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    group_by: Fields
+    distinct: FieldName
+    count: Count
+    window: Duration
+
+
+class DedupBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    group_by: Fields
+    window: Duration
+
+
+class NewTermsBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    fields: Fields
+    history_window: Duration
+    refresh: Duration = "1h"
+
+
+class TestCase(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A Panther-format single-log test, keys as Panther writes them."""
+
+    Name: Text
+    ExpectedResult: bool
+    Log: dict[str, Any]
+
+
+class Step(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    log: dict[str, Any] = {}
+    at: Duration = "0s"
+    count: Annotated[int, Meta(ge=1, le=MAX_STEP_COUNT)] = 1
+    every: Duration = "1s"
+    set: dict[str, Any] = {}
+    new_ids: bool = True
+
+
+class ScenarioBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Text
+    steps: Annotated[list[Step], Meta(min_length=1)]
+    expect: list[dict[str, Any]] = []
+    learning_period: Duration = "0s"
+    deliver_twice: bool = False
+    batch_size: Annotated[int, Meta(ge=1)] | None = None
+
+
+class RuleFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One rule file."""
+
+    id: Annotated[str, Meta(extra_json_schema={"pattern": "^" + _RULE_ID.pattern + "$"})]
+    title: Text
+    description: Text
+    severity: Severity
+    risk_score: Annotated[int, Meta(ge=0, le=100)]
+    type: RuleType
+    mitre: Annotated[list[Text], Meta(min_length=1)]
+    runbook: Text
+    match: Condition
+    alert_title: Annotated[str, Meta(extra_json_schema={"maxLength": MAX_TITLE_TEMPLATE})]
+    enabled: bool = True
+    references: list[Text] = []
+    upstream: Text | list[Text] | None = None
+    threshold: ThresholdBlock | None = None
+    cardinality: CardinalityBlock | None = None
+    dedup: DedupBlock | None = None
+    new_terms: NewTermsBlock | None = None
+    tests: list[TestCase] = []
+    scenarios: list[ScenarioBlock] = []
+
+
+def rule_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file, for editors (YAML language servers read it)."""
+    schema: dict[str, Any] = msgspec.json.schema(RuleFile)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "secretwatch rule", **schema}
+
+
+# --- what the engine reads -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +147,24 @@ class ThresholdSpec:
     count: int
     window: timedelta
     mode: Literal["fixed", "sliding"]
+
+
+@dataclass(frozen=True, slots=True)
+class CardinalitySpec:
+    """Alert when `count` distinct values of `distinct` are seen per group within `window`."""
+
+    group_by: tuple[str, ...]
+    distinct: str
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSpec:
+    """A match rule alerts once per group per `window`."""
+
+    group_by: tuple[str, ...]
+    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,57 +214,90 @@ class Rule:
     tests: tuple[UnitTest, ...]
     scenarios: tuple[Scenario, ...]
     path: str
+    enabled: bool = True
+    cardinality: CardinalitySpec | None = None
+    dedup: DedupSpec | None = None
+    upstream: tuple[str, ...] = ()
+    #: the rule file's data, for tuning to override blocks key by key and validate the result again
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_rule(data: object, path: str) -> Rule:
-    """Validate one rule document; raises SchemaError naming the key that is wrong."""
-    if not isinstance(data, Mapping):
-        raise SchemaError("(top)", "a rule file must hold one mapping")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise SchemaError("(top)", f"unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
-    kind = _choice(data, "type", ("match", "threshold", "new_terms"))
-    for block in ("threshold", "new_terms"):
-        if block in data and block != kind:
-            raise SchemaError(block, f"only allowed when type is {block}")
+    """Validate one rule document; raises SchemaError naming every key that is wrong."""
+    problems = Problems()
+    doc = problems.fields(data, RuleFile)
+    if doc is None:
+        problems.items = ["(top): a rule file must hold one mapping"]
+        problems.raise_any()
+    assert isinstance(data, Mapping)
+    assert doc is not None
+    kind = doc.get("type")
+    for block, owner in BLOCKS.items():
+        if data.get(block) is not None and kind is not None and kind != owner:
+            problems.add(block, f"only allowed when type is {owner}")
+    if kind in BLOCKS and kind != "match" and data.get(kind) is None:
+        problems.add(kind, f"required when type is {kind}")
+    for key in ("id", "title", "description", "runbook", "alert_title"):
+        if isinstance(doc.get(key), str) and not doc[key].strip():
+            problems.add(key, "required, a non-empty string")
+    if isinstance(doc.get("id"), str) and doc["id"].strip() and not _RULE_ID.fullmatch(doc["id"]):
+        problems.add("id", "1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")
+    condition = compile_bounded(data["match"], "match", problems) if "match" in doc else None
+    if isinstance(doc.get("alert_title"), str):
+        _title(doc["alert_title"], problems)
+    specs = {
+        "threshold": _threshold(doc.get("threshold"), problems),
+        "cardinality": _cardinality(doc.get("cardinality"), problems),
+        "dedup": _dedup(doc.get("dedup"), problems),
+        "new_terms": _new_terms(doc.get("new_terms"), problems),
+    }
+    scenarios = [
+        _scenario(block, data["scenarios"][index], f"scenarios[{index}]", problems)
+        for index, block in enumerate(doc.get("scenarios") or [])
+    ]
+    problems.raise_any()
+    assert condition is not None
+    upstream = doc.get("upstream")
     return Rule(
-        id=_rule_id(data),
-        title=_text(data, "title"),
-        description=_text(data, "description"),
-        severity=_choice(data, "severity", SEVERITIES),
-        risk_score=_int(data, "risk_score", 0, 100),
-        type=kind,  # type: ignore[arg-type]
-        mitre=_text_list(data, "mitre"),
-        references=_text_list(data, "references", required=False),
-        runbook=_text(data, "runbook"),
-        condition=_condition(data.get("match")),
-        alert_title=_title(data),
-        threshold=_threshold(data.get("threshold")) if kind == "threshold" else None,
-        new_terms=_new_terms(data.get("new_terms")) if kind == "new_terms" else None,
-        tests=tuple(_unit_test(item, f"tests[{i}]") for i, item in enumerate(_list(data, "tests"))),
-        scenarios=tuple(_scenario(item, f"scenarios[{i}]") for i, item in enumerate(_list(data, "scenarios"))),
+        id=doc["id"],
+        title=doc["title"],
+        description=doc["description"],
+        severity=doc["severity"],
+        risk_score=doc["risk_score"],
+        type=doc["type"],
+        mitre=tuple(doc["mitre"]),
+        references=tuple(doc["references"]),
+        runbook=doc["runbook"],
+        condition=condition,
+        alert_title=doc["alert_title"],
+        threshold=specs["threshold"],  # type: ignore[arg-type]
+        new_terms=specs["new_terms"],  # type: ignore[arg-type]
+        tests=tuple(UnitTest(test.Name, test.ExpectedResult, test.Log) for test in doc["tests"]),
+        scenarios=tuple(scenario for scenario in scenarios if scenario is not None),
         path=path,
+        enabled=doc["enabled"],
+        cardinality=specs["cardinality"],  # type: ignore[arg-type]
+        dedup=specs["dedup"],  # type: ignore[arg-type]
+        upstream=(upstream,) if isinstance(upstream, str) else tuple(upstream or ()),
+        document=data,
     )
 
 
-def _rule_id(data: Mapping[str, Any]) -> str:
-    value = _text(data, "id")
-    if not _RULE_ID.fullmatch(value):
-        raise SchemaError("id", "1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")
-    return value
-
-
-def _condition(node: object) -> Compiled:
+def compile_bounded(node: object, where: str, problems: Problems) -> Compiled | None:
+    """A condition (a rule's `match`, a tuning exception's `when`) compiled within the bounds."""
     if (size := _conditions(node)) > MAX_CONDITIONS:
-        raise SchemaError("match", f"{size:,} conditions; a rule may have at most {MAX_CONDITIONS}")
+        problems.add(where, f"{size:,} conditions; a rule may have at most {MAX_CONDITIONS}")
+        return None
     try:
-        condition = compile_condition(node)
+        condition = compile_condition(node, where)
     except ConditionError as exc:
-        raise SchemaError("match", str(exc)) from exc
+        problems.add("", str(exc))
+        return None
     if condition.glob_chars > MAX_GLOB_CHARS:
-        raise SchemaError(
-            "match", f"glob patterns of {condition.glob_chars:,} characters; a rule may have at most {MAX_GLOB_CHARS:,}"
+        problems.add(
+            where, f"glob patterns of {condition.glob_chars:,} characters; a rule may have at most {MAX_GLOB_CHARS:,}"
         )
+        return None
     return condition
 
 
@@ -172,170 +310,125 @@ def _conditions(node: object) -> int:
     return 0
 
 
-def _threshold(node: object) -> ThresholdSpec:
-    block = _block(node, "threshold", {"group_by", "count", "window", "mode"})
-    return ThresholdSpec(
-        group_by=_field_list(block, "group_by", "threshold"),
-        count=_int(block, "count", 1, 100_000, where="threshold.count"),
-        window=_duration(block, "window", "threshold", positive=True),
-        mode=_choice(block, "mode", ("fixed", "sliding"), default="fixed", where="threshold.mode"),  # type: ignore[arg-type]
-    )
+def _threshold(block: ThresholdBlock | None, problems: Problems) -> ThresholdSpec | None:
+    if block is None:
+        return None
+    window = _duration(block.window, "threshold.window", problems, positive=True)
+    fields = _fields(block.group_by, "threshold.group_by", problems)
+    if window is None or fields is None:
+        return None
+    return ThresholdSpec(fields, block.count, window, block.mode)
 
 
-def _new_terms(node: object) -> NewTermsSpec:
-    block = _block(node, "new_terms", {"fields", "history_window", "refresh"})
-    spec = NewTermsSpec(
-        fields=_field_list(block, "fields", "new_terms"),
-        history_window=_duration(block, "history_window", "new_terms", positive=True),
-        refresh=_duration(block, "refresh", "new_terms", default="1h", positive=True),
-    )
-    if spec.refresh >= spec.history_window:
-        raise SchemaError("new_terms.refresh", "must be shorter than history_window")
-    return spec
+def _cardinality(block: CardinalityBlock | None, problems: Problems) -> CardinalitySpec | None:
+    if block is None:
+        return None
+    window = _duration(block.window, "cardinality.window", problems, positive=True)
+    fields = _fields(block.group_by, "cardinality.group_by", problems)
+    distinct = _fields([block.distinct], "cardinality.distinct", problems)
+    if window is None or fields is None or distinct is None:
+        return None
+    return CardinalitySpec(fields, distinct[0], block.count, window)
 
 
-def _unit_test(node: object, where: str) -> UnitTest:
-    block = _block(node, where, {"Name", "ExpectedResult", "Log"})
-    if not isinstance(block.get("ExpectedResult"), bool) or not isinstance(block.get("Log"), Mapping):
-        raise SchemaError(where, "needs ExpectedResult (true/false) and Log (a mapping)")
-    return UnitTest(_text(block, "Name", where=where), block["ExpectedResult"], block["Log"])
+def _dedup(block: DedupBlock | None, problems: Problems) -> DedupSpec | None:
+    if block is None:
+        return None
+    window = _duration(block.window, "dedup.window", problems, positive=True)
+    fields = _fields(block.group_by, "dedup.group_by", problems)
+    return DedupSpec(fields, window) if window is not None and fields is not None else None
 
 
-def _scenario(node: object, where: str) -> Scenario:
-    block = _block(node, where, {"name", "steps", "expect", "learning_period", "deliver_twice", "batch_size"})
-    steps = _list(block, "steps", where=where, required=True)
-    logs = sum(_step(step, f"{where}.steps[{index}]") for index, step in enumerate(steps))
+def _new_terms(block: NewTermsBlock | None, problems: Problems) -> NewTermsSpec | None:
+    if block is None:
+        return None
+    fields = _fields(block.fields, "new_terms.fields", problems)
+    history = _duration(block.history_window, "new_terms.history_window", problems, positive=True)
+    refresh = _duration(block.refresh, "new_terms.refresh", problems, positive=True)
+    if fields is None or history is None or refresh is None:
+        return None
+    if refresh >= history:
+        problems.add("new_terms.refresh", "must be shorter than history_window")
+        return None
+    return NewTermsSpec(fields, history, refresh)
+
+
+def _scenario(block: ScenarioBlock, data: Mapping[str, Any], where: str, problems: Problems) -> Scenario | None:
+    before = len(problems.items)
+    logs = 0
+    for index, step in enumerate(block.steps):
+        logs += step.count
+        at = _duration(step.at, f"{where}.steps[{index}].at", problems)
+        every = _duration(step.every, f"{where}.steps[{index}].every", problems)
+        if at is not None and every is not None and (last := at + every * (step.count - 1)) > MAX_DURATION:
+            problems.add(
+                f"{where}.steps[{index}]", f"its last log would come {last.days:,} days in; at most {MAX_DURATION.days}"
+            )
     if logs > MAX_SCENARIO_LOGS:
-        raise SchemaError(f"{where}.steps", f"{logs:,} logs; a scenario may replay at most {MAX_SCENARIO_LOGS:,}")
-    expect = _list(block, "expect", where=where)
-    for index, item in enumerate(expect):
+        problems.add(f"{where}.steps", f"{logs:,} logs; a scenario may replay at most {MAX_SCENARIO_LOGS:,}")
+    for index, item in enumerate(block.expect):
         for key in ("at", "last_at"):
-            if isinstance(item, Mapping) and key in item:
-                _duration(item, key, f"{where}.expect[{index}]")
-    batch = block.get("batch_size")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise SchemaError(f"{where}.batch_size", "must be a positive integer")
+            if key in item:
+                _duration(item[key], f"{where}.expect[{index}].{key}", problems)
+    learning = _duration(block.learning_period, f"{where}.learning_period", problems)
+    if learning is None or len(problems.items) > before:
+        return None
     return Scenario(
-        name=_text(block, "name", where=where),
-        steps=tuple(steps),
-        expect=tuple(_block(item, f"{where}.expect", None) for item in expect),
-        learning_period=_duration(block, "learning_period", where, default="0s"),
-        deliver_twice=bool(block.get("deliver_twice", False)),
-        batch_size=batch,
+        name=block.name,
+        steps=tuple(data["steps"]),
+        expect=tuple(block.expect),
+        learning_period=learning,
+        deliver_twice=block.deliver_twice,
+        batch_size=block.batch_size,
     )
 
 
-def _step(node: object, where: str) -> int:
-    """Check one scenario step; returns how many logs it replays."""
-    step = _block(node, where, {"log", "at", "count", "every", "set", "new_ids"})
-    count = _int(step, "count", 1, MAX_STEP_COUNT, where=f"{where}.count") if "count" in step else 1
-    for key in ("log", "set"):
-        if key in step and not (isinstance(step[key], Mapping) and all(isinstance(k, str) for k in step[key])):
-            raise SchemaError(f"{where}.{key}", "must be a mapping with string keys")
-    last = _duration(step, "at", where, default="0s") + _duration(step, "every", where, default="1s") * (count - 1)
-    if last > MAX_DURATION:
-        raise SchemaError(where, f"its last log would come {last.days:,} days in; at most {MAX_DURATION.days}")
-    return count
-
-
-def _title(data: Mapping[str, Any]) -> str:
+def _title(title: str, problems: Problems) -> None:
     """Only plain `{field}` placeholders: a format spec or conversion runs at every alert (`{count:>300000000}`
     builds a 300 MB title, `{count:{namespace}}` raises), and attributes or indexes reach into objects."""
-    title = _text(data, "alert_title")
     if len(title) > MAX_TITLE_TEMPLATE:
-        raise SchemaError("alert_title", f"{len(title):,} characters; at most {MAX_TITLE_TEMPLATE}")
+        problems.add("alert_title", f"{len(title):,} characters; at most {MAX_TITLE_TEMPLATE}")
+        return
     try:
         parts = list(string.Formatter().parse(title))
     except ValueError as exc:
-        raise SchemaError("alert_title", f"{exc}; write {{{{ or }}}} for a literal brace") from exc
+        problems.add("alert_title", f"{exc}; write {{{{ or }}}} for a literal brace")
+        return
     for _, name, spec, conversion in parts:
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:
             shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-            raise SchemaError(
+            problems.add(
                 "alert_title",
                 f"{shown} is not allowed: placeholders are plain {{field}}, without format specs, conversions, "
                 "attributes or indexes",
             )
-        if name not in _TITLE_FIELDS:
-            raise SchemaError(
+        elif name not in _TITLE_FIELDS:
+            problems.add(
                 "alert_title", f"unknown placeholder {{{name}}}; use {{count}} or an event field ({', '.join(FIELDS)})"
             )
-    return title
 
 
-def _block(node: object, where: str, allowed: set[str] | None) -> Mapping[str, Any]:
-    if not isinstance(node, Mapping):
-        raise SchemaError(where, "must be a mapping")
-    if allowed is not None and (unknown := set(node) - allowed):
-        raise SchemaError(where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return node
+def _fields(names: list[str], where: str, problems: Problems) -> tuple[str, ...] | None:
+    unknown = [name for name in names if name not in FIELDS]
+    for name in unknown:
+        problems.add(where, f"unknown field {name!r}; known fields: {', '.join(FIELDS)}")
+    return None if unknown else tuple(names)
 
 
-def _text(data: Mapping[str, Any], key: str, *, where: str = "") -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise SchemaError(f"{where}.{key}" if where else key, "required, a non-empty string")
-    return value
-
-
-def _int(data: Mapping[str, Any], key: str, low: int, high: int, *, where: str = "") -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SchemaError(where or key, f"required, a whole number from {low} to {high}")
-    return value
-
-
-def _choice(
-    data: Mapping[str, Any],
-    key: str,
-    options: tuple[str, ...],
-    *,
-    default: str | None = None,
-    where: str = "",
-) -> str:
-    value = data.get(key, default)
-    if value not in options:
-        raise SchemaError(where or key, f"must be one of {', '.join(options)}; got {value!r}")
-    return str(value)
-
-
-def _list(data: Mapping[str, Any], key: str, *, where: str = "", required: bool = False) -> list[Any]:
-    value = data.get(key, [] if not required else None)
-    if not isinstance(value, list) or (required and not value):
-        raise SchemaError(
-            f"{where}.{key}" if where else key, "must be a non-empty list" if required else "must be a list"
-        )
-    return value
-
-
-def _text_list(data: Mapping[str, Any], key: str, *, required: bool = True) -> tuple[str, ...]:
-    value = _list(data, key, required=required)
-    if not all(isinstance(item, str) and item for item in value):
-        raise SchemaError(key, "must be a list of non-empty strings")
-    return tuple(value)
-
-
-def _field_list(block: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = block.get(key)
-    if not isinstance(value, list) or not value or any(item not in FIELDS for item in value):
-        raise SchemaError(f"{where}.{key}", f"must be a non-empty list of event fields ({', '.join(FIELDS)})")
-    return tuple(value)
-
-
-def _duration(
-    block: Mapping[str, Any], key: str, where: str, *, default: str | None = None, positive: bool = False
-) -> timedelta:
-    value = block.get(key, default)
+def _duration(value: object, where: str, problems: Problems, *, positive: bool = False) -> timedelta | None:
     try:
         duration = parse_duration(value)
     except ValueError as exc:
-        raise SchemaError(f"{where}.{key}", str(exc)) from exc
-    except OverflowError as exc:  # more days than a timedelta holds
-        raise SchemaError(f"{where}.{key}", f"{value!r} is longer than {MAX_DURATION.days}d") from exc
+        problems.add(where, str(exc))
+        return None
+    except OverflowError:  # more days than a timedelta holds
+        duration = MAX_DURATION + MAX_DURATION
     if duration > MAX_DURATION:
-        raise SchemaError(f"{where}.{key}", f"{value!r} is longer than {MAX_DURATION.days}d")
+        problems.add(where, f"{value!r} is longer than {MAX_DURATION.days}d")
+        return None
     if positive and duration <= timedelta(0):
-        raise SchemaError(f"{where}.{key}", "must be longer than 0s")
+        problems.add(where, "must be longer than 0s")
+        return None
     return duration

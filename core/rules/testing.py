@@ -141,9 +141,7 @@ def compare_alerts(alerts: Sequence[Alert], expected: Sequence[Mapping[str, Any]
     for index, (alert, want) in enumerate(zip(alerts, expected, strict=True)):
         actual = alert_to_dict(alert)
         actual["at"], actual["last_at"] = _offset(alert.first_seen), _offset(alert.last_seen)
-        wanted = {
-            key: (_duration_key(value) if key in ("at", "last_at") else value) for key, value in want.items()
-        }
+        wanted = {key: (_duration_key(value) if key in ("at", "last_at") else value) for key, value in want.items()}
         problems.extend(f"alert {index + 1}: {problem}" for problem in _mismatches(wanted, actual, ""))
     return problems
 

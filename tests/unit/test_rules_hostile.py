@@ -186,7 +186,8 @@ HOSTILE = {
     "conversion": (TITLE, 'alert_title: "{username!r}"', "alert_title: {username!r} is not allowed"),
     "attribute": (TITLE, 'alert_title: "{username.__class__}"', "alert_title: {username.__class__} is not allowed"),
     "index": (TITLE, 'alert_title: "{groups[0]}"', "alert_title: {groups[0]} is not allowed"),
-    "positional": (TITLE, 'alert_title: "{} {0}"', "alert_title: {} is not allowed"),
+    "positional": (TITLE, 'alert_title: "{} by {username}"', "alert_title: {} is not allowed"),
+    "index by number": (TITLE, 'alert_title: "{0} by {username}"', "alert_title: {0} is not allowed"),
     "unknown field": (
         TITLE,
         'alert_title: "{term}"',
@@ -194,7 +195,7 @@ HOSTILE = {
     ),
     "lone brace": (TITLE, 'alert_title: "{count"', "alert_title: expected '}' before end of string"),
     "long title": (TITLE, f'alert_title: "{"x" * 201}"', "alert_title: 201 characters; at most 200"),
-    "long glob": (GLOB, globs(1, 129), "match: match.all[4].not.glob: must be a non-empty string of at most 128"),
+    "long glob": (GLOB, globs(1, 129), "match.all[4].not.glob: must be a non-empty string of at most 128"),
     "many globs": (GLOB, globs(9, 128), "match: glob patterns of 1,152 characters; a rule may have at most 1,024"),
     "long list": (
         GLOB,
@@ -214,7 +215,7 @@ HOSTILE = {
     "step count": (
         STEP,
         "        count: 10001",
-        "scenarios[0].steps[0].count: required, a whole number from 1 to 10000",
+        "scenarios[0].steps[0].count: expected int <= 10000",
     ),
     "step span": (
         STEP,
@@ -226,7 +227,7 @@ HOSTILE = {
         "        count: 10000\n" + "      - {count: 10000}\n" * 10,
         "scenarios[0].steps: 110,000 logs",
     ),
-    "step set": (STEP, "        set: [1]", "scenarios[0].steps[0].set: must be a mapping"),
+    "step set": (STEP, "        set: [1]", "scenarios[0].steps[0].set: expected mapping, got list"),
     "expected time": ("last_at: 9m30s", "last_at: soon", "scenarios[1].expect[0].last_at: bad duration 'soon'"),
 }
 

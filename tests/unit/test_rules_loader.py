@@ -23,12 +23,12 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     [
         (
             ("type: threshold", "type: thresold"),
-            "type: must be one of match, threshold, new_terms; got 'thresold'",
+            "type: must be one of match, threshold, cardinality, new_terms; got 'thresold'",
         ),
         (("{field: verb, equals: get}", "{field: verbb, equals: get}"), "unknown field 'verbb'"),
         (("{field: verb, equals: get}", "{field: verb, equal: get}"), "give exactly one operator"),
         (("window: 15m", "window: 15 minutes"), "threshold.window: bad duration '15 minutes'"),
-        (("count: 20", "count: -1"), "threshold.count: required, a whole number"),
+        (("count: 20", "count: -1"), "threshold.count: expected int >= 1"),
         (("severity: medium", "severity: urgent"), "severity: must be one of"),
         (('alert_title: "{count}', 'alert_title: "{secret_value}'), "unknown placeholder {secret_value}"),
         (("id: secret-access-denied", "id: secret-access-denied\nowner: me"), "unknown keys ['owner']"),
