@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from core.model import Alert
+from core.model import Alert, AlertContext
 from core.timeutil import isoformat
 
 #: SNS refuses a subject of 100 characters or more, or with anything but printable ASCII.
@@ -105,6 +105,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
             "name": context.name,
             "request_uri": context.request_uri,
             "response_code": context.response_code,
+            "pod_name": context.pod_name,
+            "node_name": context.node_name,
         },
         "audit_ids": list(alert.audit_ids),
         "mitre": list(alert.mitre),
@@ -172,12 +174,23 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
         ("Name", context.name),
         ("Request URI", context.request_uri),
         ("Response code", context.response_code),
+        *_workload(context),
         ("MITRE ATT&CK", ", ".join(alert.mitre)),
         ("Audit ids", _audit_ids(alert.audit_ids)),
         ("Dedup key", alert.dedup_key),
         ("Alert id", alert.alert_id),
     ]
     return [(label, clean_text(value) or "-") for label, value in raw]
+
+
+def _workload(context: AlertContext) -> list[tuple[str, object]]:
+    """The pod and node a bound service-account token was issued for, shown only when the log named them."""
+    rows: list[tuple[str, object]] = []
+    if context.pod_name is not None:
+        rows.append(("Pod", context.pod_name))
+    if context.node_name is not None:
+        rows.append(("Node", context.node_name))
+    return rows
 
 
 def _audit_ids(audit_ids: Sequence[str]) -> str:

@@ -29,7 +29,7 @@ ALERT_KEYS = [
 ]
 CONTEXT_KEYS = [
     "username", "namespace", "source_ip", "source_ips", "user_agent", "verb", "resource", "name",
-    "request_uri", "response_code",
+    "request_uri", "response_code", "pod_name", "node_name",
 ]
 # Anything a terminal, a mail header or a bidi renderer would act on.
 UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -74,6 +74,17 @@ def test_absent_values_are_null_and_empty_tuples_empty_lists() -> None:
     assert document["context"]["username"] is None
     assert document["context"]["source_ips"] == []
     assert document["context"]["response_code"] is None
+
+
+def test_the_pod_and_node_of_a_bound_token_are_in_the_json_and_null_without_one() -> None:
+    workload = make_context(pod_name="payments-api-7d9f8b6c5-x2x7q", node_name="ip-10-0-4-17.ec2.internal")
+
+    with_pod = alert_to_dict(make_alert(workload))["context"]
+    without = alert_to_dict(make_alert())["context"]
+
+    assert with_pod["pod_name"] == "payments-api-7d9f8b6c5-x2x7q"
+    assert with_pod["node_name"] == "ip-10-0-4-17.ec2.internal"
+    assert (without["pod_name"], without["node_name"]) == (None, None)
 
 
 def test_alert_json_is_one_line_that_round_trips() -> None:
@@ -235,6 +246,19 @@ def test_text_body_shows_a_dash_for_absent_values() -> None:
     assert "  Response code  -\n" in body
 
 
+def test_text_body_names_the_pod_and_node_only_when_the_log_did() -> None:
+    workload = make_context(pod_name="payments-api-7d9f8b6c5-x2x7q", node_name="ip-10-0-4-17.ec2.internal")
+
+    with_pod = render_text([make_alert(workload)])
+    without = render_text([make_alert()])
+
+    assert "  Pod            payments-api-7d9f8b6c5-x2x7q\n" in with_pod
+    assert "  Node           ip-10-0-4-17.ec2.internal\n" in with_pod
+    assert with_pod.index("  Response code") < with_pod.index("  Pod ") < with_pod.index("  MITRE ATT&CK")
+    assert "  Pod " not in without
+    assert "  Node " not in without
+
+
 def test_text_body_counts_and_lists_every_alert() -> None:
     body = render_text([make_alert(title="First alert"), make_alert(title="Second alert")])
 
@@ -276,6 +300,15 @@ def test_html_body_has_every_fact_and_the_runbook() -> None:
         "2. If not, rotate payments/db-password and revoke the user&#x27;s credentials.",
     ]:
         assert expected in body
+
+
+def test_html_body_names_the_pod_and_escapes_it() -> None:
+    body = render_html([make_alert(make_context(pod_name="api-0<img src=x>", node_name="gke-pool-1-a1b2"))])
+
+    assert ">Pod</th>" in body
+    assert "api-0&lt;img src=x&gt;</td>" in body
+    assert ">gke-pool-1-a1b2</td>" in body
+    assert ">Pod</th>" not in render_html([make_alert()])
 
 
 def test_html_body_uses_inline_css_only() -> None:

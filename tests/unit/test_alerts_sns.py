@@ -116,6 +116,16 @@ def test_each_alert_arrives_as_its_json_with_a_subject_and_filterable_attributes
     }
 
 
+def test_the_message_names_the_pod_and_node_of_a_bound_token(topic: Subscription) -> None:
+    alert = make_alert(make_context(pod_name="payments-api-7d9f8b6c5-x2x7q", node_name="ip-10-0-4-17.ec2.internal"))
+
+    SnsSink(topic.topic_arn).send([alert])
+
+    [envelope] = topic.received()
+    context = orjson.loads(envelope["Message"])["context"]
+    assert (context["pod_name"], context["node_name"]) == ("payments-api-7d9f8b6c5-x2x7q", "ip-10-0-4-17.ec2.internal")
+
+
 def test_alerts_are_published_ten_to_a_batch(topic: Subscription) -> None:
     client = boto3.client("sns", region_name=REGION)
     calls = publish_batch_calls(client)
