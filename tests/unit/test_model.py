@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from core.model import FIELDS, AuditEvent
+from core.model import FIELDS, AlertContext, AuditEvent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -60,3 +60,13 @@ def test_the_pod_node_and_access_target_are_rule_fields() -> None:
 
     assert {"pod_name", "node_name", "access_target"} <= set(FIELDS)
     assert (event.get("pod_name"), event.get("node_name"), event.get("access_target")) == ("api-0", "node-a", "db")
+
+
+def test_an_alert_context_carries_the_pod_and_node_of_its_event() -> None:
+    event = AuditEvent("aws", T0, "id-1", username="system:serviceaccount:payments:api", pod_name="api-0",
+                       node_name="ip-10-0-4-17.eu-west-1.compute.internal")
+
+    context = AlertContext.of(event)
+
+    assert (context.pod_name, context.node_name) == ("api-0", "ip-10-0-4-17.eu-west-1.compute.internal")
+    assert (AlertContext.of(AuditEvent("gcp", T0, "id-2")).pod_name) is None
