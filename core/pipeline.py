@@ -92,7 +92,7 @@ class Pipeline:
         max_alerts_per_rule: int = 100,
         prefilter: bool = True,
     ) -> None:
-        self.prefilter = Prefilter.for_rules(rules) if prefilter else None
+        self.prefilter = Prefilter.for_rules([rule for rule in rules if rule.enabled]) if prefilter else None
         self.store = CountingStore(store)
         self.engine = Engine(rules, self.store, learning_period=learning_period, lateness=lateness, clock=clock)
         self.delivery = Delivery(

@@ -25,7 +25,7 @@ def format_summary(summary: Summary, *, store_label: str) -> str:
     if summary.ignored:
         lines.append(f"  ignored, not audit events: {_counts(summary.ignored)}")
     if summary.without_term:
-        lines.append(f"  matched but missing a new-terms field: {_counts(summary.without_term)}")
+        lines.append(f"  matched but missing a field the rule keys on: {_counts(summary.without_term)}")
     if summary.too_late:
         lines.append(f"  too late to count (older than the allowed lateness): {_counts(summary.too_late)}")
     if summary.inferred_timestamps:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from core.engine import new_terms, threshold
+from core.engine import counting, new_terms, threshold
 from core.engine.alerting import build_alert
-from core.engine.commit import commit
+from core.engine.commit import Apply, commit
 from core.engine.windows import later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule
@@ -29,7 +29,7 @@ _EVENT_ORDER = attrgetter("timestamp", "audit_id")
 class Evaluation:
     alerts: list[Alert] = field(default_factory=list)
     matches: Counter[str] = field(default_factory=Counter)
-    #: matched events that cannot form a new_terms term (a term field is missing)
+    #: matched events missing a field the rule keys on (a new_terms term field, a cardinality rule's distinct field)
     without_term: Counter[str] = field(default_factory=Counter)
     #: matched events older than the allowed lateness behind their group's newest event: dropped
     too_late: Counter[str] = field(default_factory=Counter)
@@ -48,7 +48,7 @@ class Engine:
         clock: Callable[[], datetime] = utcnow,
         cache_size: int = 100_000,
     ) -> None:
-        self.rules = tuple(rules)
+        self.rules = tuple(rule for rule in rules if rule.enabled)
         self.store = store
         self.learning_period = learning_period
         self.lateness = lateness
@@ -65,10 +65,12 @@ class Engine:
             if not matched:
                 continue
             result.matches[rule.id] += len(matched)
-            if rule.type == "threshold":
-                result.alerts.extend(self._threshold(rule, matched, now, result))
-            elif rule.type == "new_terms":
+            if rule.type == "new_terms":
                 result.alerts.extend(self._new_terms(rule, matched, now, result))
+            elif (spec := counting.counting_of(rule)) is not None:
+                result.alerts.extend(self._counted(rule, spec, matched, now, result))
+            elif rule.type == "threshold":
+                result.alerts.extend(self._sliding(rule, matched, now, result))
             else:
                 result.alerts.extend(self._match(rule, matched))
         return result
@@ -89,18 +91,42 @@ class Engine:
             for event in unique.values()
         ]
 
-    def _threshold(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
+    def _counted(
+        self, rule: Rule, spec: counting.Counting, matched: Sequence[AuditEvent], now: datetime, result: Evaluation
+    ) -> list[Alert]:
+        groups: dict[str, list[AuditEvent]] = defaultdict(list)
+        for event in matched:
+            groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
+        return self._commit_groups(
+            rule, groups, lambda group: counting.applier(rule, spec, group, now, self.lateness), result
+        )
+
+    def _sliding(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
         assert rule.threshold is not None
         groups: dict[str, list[AuditEvent]] = defaultdict(list)
         for event in matched:
             groups[threshold.state_key(rule, threshold.group_values(rule.threshold, event))].append(event)
+        return self._commit_groups(
+            rule, groups, lambda group: threshold.applier(rule, group, now, self.lateness), result
+        )
+
+    def _commit_groups(
+        self,
+        rule: Rule,
+        groups: Mapping[str, Sequence[AuditEvent]],
+        applier: Callable[[Sequence[AuditEvent]], Apply[counting.Raised]],
+        result: Evaluation,
+    ) -> list[Alert]:
+        """One read for every group's record, then one conditional write per changed record."""
         current = self.store.get_many(list(groups))
         alerts: list[Alert] = []
         for key, group in groups.items():
-            raised, _ = commit(self.store, key, current.get(key), threshold.applier(rule, group, now, self.lateness))
+            raised, _ = commit(self.store, key, current.get(key), applier(group))
             alerts.extend(raised.alerts)
             if raised.too_late:
                 result.too_late[rule.id] += raised.too_late
+            if raised.without_value:
+                result.without_term[rule.id] += raised.without_value
         return alerts
 
     def _new_terms(

@@ -1,36 +1,26 @@
-"""Threshold: count distinct audit ids per group in event-time windows and alert once per window.
+"""Threshold in sliding mode (fixed mode, the default, is core.engine.counting's).
 
-fixed (default, Panther's semantics): windows opened by the group's events, with allowed lateness (see
-core.engine.windows): every event counts in the window its own time falls in, however late it is delivered,
-and the completing event of a window (on time or late) raises that window's alert, once.
 sliding: alert when any `count` distinct events fall within `window`; after an alert the group stays quiet for
 one window either side, so a sustained burst raises one alert per window, not one per event. Late events count
 in the windows ending at their own time and at the group's later events within one window.
-In both modes an event older than the allowed lateness (behind the group's newest event) is `too_late`, and the
+As in fixed mode, an event older than the allowed lateness (behind the group's newest event) is `too_late`, and the
 event that triggered an alert derives the same alert (same id) again when it is delivered again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.engine.alerting import build_alert, dedup_key
 from core.engine.commit import Outcome
-from core.engine.windows import MAX_STORED_CHARS, Placed, Window, Windows, earlier, later
+from core.engine.counting import Raised
+from core.engine.windows import MAX_STORED_CHARS, earlier, later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule, ThresholdSpec
 from core.timeutil import isoformat, parse_time
-
-
-@dataclass(slots=True)
-class Raised:
-    """What one group's events raised in a batch, and how many were too late to count."""
-
-    alerts: list[Alert] = field(default_factory=list)
-    too_late: int = 0
 
 
 def group_values(spec: ThresholdSpec, event: AuditEvent) -> tuple[object, ...]:
@@ -46,50 +36,11 @@ def applier(
 ) -> Callable[[Mapping[str, Any] | None], Outcome[Raised]]:
     spec = rule.threshold
     assert spec is not None
-    step = _fixed if spec.mode == "fixed" else _sliding
 
     def apply(value: Mapping[str, Any] | None) -> Outcome[Raised]:
-        return step(rule, spec, events, value, now=now, lateness=lateness)
+        return _sliding(rule, spec, events, value, now=now, lateness=lateness)
 
     return apply
-
-
-def _fixed(
-    rule: Rule,
-    spec: ThresholdSpec,
-    events: Sequence[AuditEvent],
-    value: Mapping[str, Any] | None,
-    *,
-    now: datetime,
-    lateness: timedelta,
-) -> Outcome[Raised]:
-    windows = Windows.from_record(value, length=spec.window, lateness=lateness)
-    raised, dirty = Raised(), False
-    for event in events:
-        placed, window = windows.add(event.timestamp, event.audit_id, None, count=spec.count)
-        if placed is Placed.TOO_LATE:
-            raised.too_late += 1
-        elif window is not None and placed in (Placed.COMPLETED, Placed.TRIGGER_AGAIN):
-            raised.alerts.append(_alert(rule, spec, event, window))
-        dirty = dirty or placed in (Placed.COUNTED, Placed.COMPLETED)
-    if not dirty:
-        return Outcome(None, None, raised)
-    windows.prune()
-    return Outcome(windows.to_record(), max(windows.horizon_end(), later(now, lateness)), raised)
-
-
-def _alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, window: Window) -> Alert:
-    key = dedup_key(group_values(spec, event))
-    return build_alert(
-        rule,
-        event,
-        key=key,
-        id_parts=(key, isoformat(window.start)),
-        count=len(window.ids),
-        first_seen=window.start,
-        last_seen=window.last,
-        audit_ids=window.ids,
-    )
 
 
 def _sliding(

@@ -1,0 +1,127 @@
+"""Fixed windows per group, with allowed lateness: threshold, cardinality and deduplicated match rules.
+
+All three count distinct values per group in windows opened by the group's events (core.engine.windows) and
+alert once per window when the count is reached:
+- threshold (fixed mode): the values are audit ids, so the count is of distinct events (Panther's Threshold);
+- cardinality: the values are one field's (`distinct`), e.g. secret names (Panther's `unique()`);
+- a match rule with `dedup`: a count of one, so the first event of a window alerts and the rest of the window
+  is quiet (Panther's dedup period), and a redelivered first event derives the same alert again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.engine.alerting import build_alert, dedup_key
+from core.engine.commit import Outcome
+from core.engine.windows import Placed, Window, Windows, later
+from core.model import Alert, AuditEvent
+from core.rules.schema import Rule
+from core.timeutil import isoformat
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """What a windowed rule counts."""
+
+    #: state key prefix: "thr" (threshold, as before), "card" or "dedup"
+    kind: str
+    group_by: tuple[str, ...]
+    count: int
+    window: timedelta
+    #: the field whose distinct values are counted; None counts audit ids
+    distinct: str | None = None
+
+
+@dataclass(slots=True)
+class Raised:
+    """What one group's events raised in a batch, and what they could not count."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    too_late: int = 0
+    #: events without the distinct value (a cardinality rule's field is missing)
+    without_value: int = 0
+
+
+def counting_of(rule: Rule) -> Counting | None:
+    """The windowed counting a rule does, or None (new_terms, sliding threshold, plain match)."""
+    if rule.type == "threshold" and rule.threshold is not None and rule.threshold.mode == "fixed":
+        spec = rule.threshold
+        return Counting("thr", spec.group_by, spec.count, spec.window)
+    if rule.type == "cardinality" and rule.cardinality is not None:
+        card = rule.cardinality
+        return Counting("card", card.group_by, card.count, card.window, card.distinct)
+    if rule.type == "match" and rule.dedup is not None:
+        return Counting("dedup", rule.dedup.group_by, 1, rule.dedup.window)
+    return None
+
+
+def group_values(spec: Counting, event: AuditEvent) -> tuple[object, ...]:
+    return tuple(event.get(name) for name in spec.group_by)
+
+
+def state_key(rule: Rule, spec: Counting, values: Sequence[object]) -> str:
+    return f"{spec.kind}|{rule.id}|{dedup_key(values)}"
+
+
+def applier(
+    rule: Rule, spec: Counting, events: Sequence[AuditEvent], now: datetime, lateness: timedelta
+) -> Callable[[Mapping[str, Any] | None], Outcome[Raised]]:
+    def apply(value: Mapping[str, Any] | None) -> Outcome[Raised]:
+        return _apply(rule, spec, events, value, now=now, lateness=lateness)
+
+    return apply
+
+
+def _apply(
+    rule: Rule,
+    spec: Counting,
+    events: Sequence[AuditEvent],
+    value: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    lateness: timedelta,
+) -> Outcome[Raised]:
+    windows = Windows.from_record(value, length=spec.window, lateness=lateness)
+    raised, dirty = Raised(), False
+    for event in events:
+        counted = _distinct(spec, event)
+        if counted == "":
+            raised.without_value += 1
+            continue
+        placed, window = windows.add(event.timestamp, event.audit_id, counted, count=spec.count)
+        if placed is Placed.TOO_LATE:
+            raised.too_late += 1
+        elif window is not None and placed in (Placed.COMPLETED, Placed.TRIGGER_AGAIN):
+            raised.alerts.append(_alert(rule, spec, event, window))
+        dirty = dirty or placed in (Placed.COUNTED, Placed.COMPLETED)
+    if not dirty:
+        return Outcome(None, None, raised)
+    windows.prune()
+    return Outcome(windows.to_record(), max(windows.horizon_end(), later(now, lateness)), raised)
+
+
+def _distinct(spec: Counting, event: AuditEvent) -> str | None:
+    """The value counted for the event: None for audit ids, "" when the distinct field is missing."""
+    if spec.distinct is None:
+        return None
+    value = event.get(spec.distinct)
+    return "" if value is None or value == "" else str(value)
+
+
+def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Alert:
+    key = dedup_key(group_values(spec, event))
+    return build_alert(
+        rule,
+        event,
+        key=key,
+        id_parts=(key, isoformat(window.start)),
+        count=len(window.counted),
+        first_seen=window.start,
+        last_seen=window.last,
+        audit_ids=window.ids,
+    )
+
