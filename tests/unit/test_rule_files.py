@@ -9,7 +9,7 @@ import yaml
 
 from core.rules.loader import BUILTIN_DIR, load_rules
 from core.rules.schema import Rule
-from core.rules.testing import check_scenario, check_unit_test
+from core.scenarios import check_scenario, check_unit_test
 
 RULES = {rule.id: rule for rule in load_rules()}
 
@@ -22,10 +22,40 @@ def _cases(kind: str) -> list[tuple[Rule, object]]:
     ]
 
 
-def test_both_seed_detections_ship_as_rules() -> None:
-    assert set(RULES) == {"secret-access-denied", "secret-access-unusual-user-agent"}
-    assert RULES["secret-access-denied"].type == "threshold"
-    assert RULES["secret-access-unusual-user-agent"].type == "new_terms"
+def test_the_pack_ships_every_rule_with_its_type_and_default() -> None:
+    assert {rule_id: (rule.type, rule.enabled) for rule_id, rule in RULES.items()} == {
+        "secret-access-unusual-user-agent": ("new_terms", True),
+        "secret-access-denied": ("threshold", True),
+        "secrets-list-cluster-wide": ("match", True),
+        "secret-bulk-access": ("cardinality", False),
+        "secret-get-burst": ("cardinality", True),
+        "secret-access-suspicious-user-agent": ("match", True),
+        "secret-access-by-node-or-pod-sa": ("match", True),
+    }
+
+
+def test_the_pack_parameters_are_upstreams() -> None:
+    bulk, burst = RULES["secret-bulk-access"].cardinality, RULES["secret-get-burst"].cardinality
+    assert bulk is not None
+    assert burst is not None
+    assert (bulk.group_by, bulk.distinct, bulk.count, bulk.window.total_seconds()) == (
+        ("username",), "access_target", 15, 1800
+    )
+    assert (burst.group_by, burst.distinct, burst.count, burst.window.total_seconds()) == (
+        ("username", "source_ip", "user_agent"), "name", 3, 300
+    )
+    dedups = {rule_id: RULES[rule_id].dedup for rule_id in (
+        "secrets-list-cluster-wide", "secret-access-suspicious-user-agent", "secret-access-by-node-or-pod-sa"
+    )}  # fmt: skip
+    assert {rule_id: (spec.group_by, spec.window.total_seconds()) for rule_id, spec in dedups.items() if spec} == {
+        "secrets-list-cluster-wide": (("username",), 3600),
+        "secret-access-suspicious-user-agent": (("username", "source_ip", "user_agent"), 3600),
+        "secret-access-by-node-or-pod-sa": (("username", "user_agent"), 86400),
+    }
+
+
+def test_every_rule_has_tests_and_scenarios() -> None:
+    assert all(rule.tests and rule.scenarios for rule in RULES.values())
 
 
 @pytest.mark.parametrize(("rule", "case"), _cases("test"))
@@ -46,6 +76,22 @@ def test_panther_seed_tests_are_included_verbatim(shared_dir: Path) -> None:
     ours = yaml.safe_load((BUILTIN_DIR / "secret_access_denied.yml").read_text())["tests"]
     assert len(upstream) == 9
     assert ours[:9] == upstream
+
+
+@pytest.mark.parametrize(
+    ("upstream_file", "rule_file", "count"),
+    [
+        ("k8s_secrets_dump_all_namespaces.yml", "secrets_list_cluster_wide.yml", 9),
+        ("k8s_secret_enumeration.yml", "secret_bulk_access.yml", 7),
+    ],
+)
+def test_panther_pack_tests_are_included_verbatim(
+    shared_dir: Path, upstream_file: str, rule_file: str, count: int
+) -> None:
+    upstream = yaml.safe_load((shared_dir / "research" / "upstream-rules" / upstream_file).read_text())["Tests"]
+    ours = yaml.safe_load((BUILTIN_DIR / rule_file).read_text())["tests"]
+    assert len(upstream) == count
+    assert ours[:count] == upstream
 
 
 def test_thresholds_and_windows_are_the_seeds() -> None:
