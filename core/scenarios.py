@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,7 +62,9 @@ def check_scenario(rule: Rule, scenario: Scenario) -> list[str]:
     except (KeyError, TypeError, ValueError) as exc:
         return [f"cannot build the scenario's logs: {exc}"]
     sink = MemorySink()
-    pipeline = Pipeline([rule], MemoryStore(), [sink], learning_period=scenario.learning_period)
+    # A rule that is off by default is still tested: its scenarios say what it does once turned on.
+    enabled = replace(rule, enabled=True)
+    pipeline = Pipeline([enabled], MemoryStore(), [sink], learning_period=scenario.learning_period)
     size = scenario.batch_size or len(documents)
     for start in range(0, len(documents), size):
         for _ in range(2 if scenario.deliver_twice else 1):
