@@ -39,17 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far behind its group's newest event an event still counts in its own window (default 7d)",
     )
     scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
-    scan.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH", help="rule files or folders")
+    _rule_options(scan)
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
     test.add_argument("rule_ids", nargs="*", metavar="RULE_ID")
-    test.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH")
-    rules = commands.add_parser("rules", help="list the loaded rules")
-    rules.add_argument("--rules", action="append", default=[], type=Path, metavar="PATH")
+    _rule_options(test)
+    rules = commands.add_parser("rules", help="list the loaded rules, with the tuning applied")
+    _rule_options(rules)
     rules.add_argument("--schema", action="store_true", help="print the rule files' JSON Schema, for editors")
     demo = commands.add_parser("demo", help="generate a day of traffic with two attacks and detect them")
     demo.add_argument("--events", type=int, default=30_000, help="audit events to generate (default 30000)")
     demo.add_argument("--seed", type=int, default=7)
     return parser
+
+
+def _rule_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="also load these rule files or folders (repeatable)",
+    )
+    command.add_argument("--no-builtin-rules", action="store_true", help="load only the --rules files")
+    command.add_argument(
+        "--tuning", type=Path, metavar="PATH", help="enable, disable, re-parameterise and except rules (YAML)"
+    )
 
 
 def _duration(text: str) -> object:

@@ -19,16 +19,17 @@ from core.cli import Progress, open_inputs
 from core.errors import ConfigError
 from core.pipeline import Pipeline
 from core.report import format_summary
-from core.rules.loader import load_rules
+from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
-from core.rules.testing import run_rule_tests
+from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
+from core.scenarios import run_rule_tests
 from core.sources.documents import iter_documents
 from core.state.registry import open_store
 from core.timeutil import format_duration
 
 
 def scan(args: argparse.Namespace) -> int:
-    rules = load_rules(args.rules)
+    rules = _rules(args)
     collected = MemorySink()
     sinks: list[Sink] = [JsonlSink.stdout() if args.output == "jsonl" else collected]
     sinks.extend(open_sink(uri) for uri in args.sink)
@@ -67,7 +68,7 @@ def _documents(inputs: Sequence[tuple[str, object, int]], progress: Progress) ->
 
 
 def test(args: argparse.Namespace) -> int:
-    rules = _select(load_rules(args.rules), args.rule_ids)
+    rules = _select(_rules(args), args.rule_ids)
     passed = failed = 0
     for rule in rules:
         for outcome in run_rule_tests(rule):
@@ -90,14 +91,46 @@ def _select(rules: list[Rule], ids: Sequence[str]) -> list[Rule]:
     return [known[rule_id] for rule_id in ids]
 
 
+def _rules(args: argparse.Namespace) -> list[Rule]:
+    return _tuned(args)[0]
+
+
+def _tuned(args: argparse.Namespace) -> tuple[list[Rule], Tuning | None]:
+    rules = load_pack(args.rules, builtin=not args.no_builtin_rules)
+    if args.tuning is None:
+        return rules, None
+    tuning = load_tuning(args.tuning, rules)
+    return tuning.apply(rules), tuning
+
+
 def rules(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(rule_json_schema(), indent=2))
         return 0
-    for rule in load_rules(args.rules):
-        print(f"{rule.id}  [{rule.type}, {rule.severity}, risk {rule.risk_score}]  {rule.title}")
-        print(f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}")
+    loaded, tuning = _tuned(args)
+    now = utc_now()
+    for rule in loaded:
+        state = "" if rule.enabled else "  DISABLED"
+        print(f"{rule.id}  [{rule.type}, {rule.severity}, risk {rule.risk_score}]  {rule.title}{state}")
+        print(
+            f"    {_parameters(rule)}; {len(rule.tests)} tests, {len(rule.scenarios)} scenarios; {rule.path}"
+        )
+        if tuning is None:
+            continue
+        if (override := tuning.overrides.get(rule.id)) is not None:
+            print(f"    tuned by {tuning.path}: {_override_text(override)}")
+        for entry in tuning.for_rule(rule.id):
+            status = "LAPSED on" if entry.lapsed(now) else "until"
+            print(f"    except ({status} {entry.expires.isoformat()}, {entry.rule}): {entry.reason}")
     return 0
+
+
+def _override_text(override: RuleTuning) -> str:
+    parts = [] if override.enabled is None else [f"enabled: {str(override.enabled).lower()}"]
+    for block in ("threshold", "cardinality", "dedup", "new_terms"):
+        if (keys := getattr(override, block)) is not None:
+            parts.append(f"{block}: " + ", ".join(f"{key}={value}" for key, value in keys.items()))
+    return "; ".join(parts) or "nothing"
 
 
 def _parameters(rule: Rule) -> str:
@@ -107,9 +140,17 @@ def _parameters(rule: Rule) -> str:
             f"alert at {spec.count} events per ({', '.join(spec.group_by)}) within "
             f"{format_duration(spec.window)}, {spec.mode} window"
         )
+    if rule.cardinality:
+        card = rule.cardinality
+        return (
+            f"alert at {card.count} distinct {card.distinct} per ({', '.join(card.group_by)}) within "
+            f"{format_duration(card.window)}"
+        )
     if rule.new_terms:
         terms = rule.new_terms
         return f"new ({', '.join(terms.fields)}) not seen in {format_duration(terms.history_window)}"
+    if rule.dedup:
+        return f"one alert per ({', '.join(rule.dedup.group_by)}) per {format_duration(rule.dedup.window)}"
     return "one alert per matching event"
 
 

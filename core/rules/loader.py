@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
 
-from core.errors import RuleError
+from core.errors import ConfigError, RuleError
 from core.rules import bounded_yaml
 from core.rules.schema import Rule, parse_rule
 from core.rules.validation import SchemaError
@@ -27,7 +27,7 @@ def rule_files(paths: Iterable[Path] = ()) -> list[Path]:
 
 def load_rule(path: Path) -> Rule:
     try:
-        data = bounded_yaml.load(_read(path))
+        data = bounded_yaml.load(read_bounded(path, RuleError))
     except bounded_yaml.YamlBoundError as exc:
         raise RuleError(str(exc), path=str(path)) from exc
     except yaml.YAMLError as exc:
@@ -40,18 +40,19 @@ def load_rule(path: Path) -> Rule:
         raise RuleError("\n".join(f"{path}: {problem}" for problem in exc.problems)) from exc
 
 
-def _read(path: Path) -> str:
+def read_bounded(path: Path, error: Callable[[str], Exception]) -> str:
+    """A rule or tuning file's text, refused (as `error`, naming the file) when too large or not UTF-8."""
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise RuleError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+        raise error(f"{path}: cannot read: {exc.strerror}") from exc
     if len(raw) > MAX_FILE_BYTES:
-        raise RuleError(f"larger than {MAX_FILE_BYTES // 1024} KiB, the limit for one rule file", path=str(path))
+        raise error(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB, the limit for one rule file")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RuleError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from exc
+        raise error(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def load_rules(paths: Iterable[Path] = ()) -> list[Rule]:
@@ -73,3 +74,11 @@ def load_rules(paths: Iterable[Path] = ()) -> list[Rule]:
     if not rules:
         raise RuleError("no rule files (*.yml) found", path=", ".join(str(p) for p in paths) or None)
     return rules
+
+
+def load_pack(added: Iterable[Path] = (), *, builtin: bool = True) -> list[Rule]:
+    """The built-in rules (unless `builtin` is False) plus the rule files and folders `added`."""
+    paths = [*([BUILTIN_DIR] if builtin else []), *added]
+    if not paths:
+        raise ConfigError("no rules to run: --no-builtin-rules needs at least one --rules PATH")
+    return load_rules(paths)

@@ -51,6 +51,12 @@ class Problems:
                 return None
             converted = [self.convert(element, item, f"{where}[{index}]") for index, element in enumerate(items)]
             return None if any(element is None for element in converted) else converted
+        if get_origin(base) is dict and _is_struct(item := get_args(base)[1]):
+            if not isinstance(value, Mapping):
+                self.add(where, f"expected mapping, got {_kind(value)}")
+                return None
+            entries = {key: self.convert(element, item, _join(where, str(key))) for key, element in value.items()}
+            return None if any(element is None for element in entries.values()) else entries
         if _optional_struct(base) and value is not None:
             return self.convert(value, _optional_struct(base), where)
         try:

@@ -27,7 +27,7 @@ import yaml
 
 from core.model import AuditEvent
 from core.rules.loader import load_rules
-from core.rules.testing import T0
+from core.scenarios import T0
 from core.sources import decode
 from core.state.dynamodb import TTL_ATTRIBUTE
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from core.cli import main
-from core.rules.testing import build_documents
+from core.scenarios import build_documents
 from tests.unit.engine_helpers import DENIED
 
 ENUMERATION = build_documents(DENIED.scenarios[1])  # 20 denied gets within 15 minutes
@@ -117,7 +117,7 @@ def test_rule_tests_pass_and_report_a_closing_count(capsys: pytest.CaptureFixtur
 def test_a_failing_rule_test_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = Path(DENIED.path).read_text().replace("ExpectedResult: false", "ExpectedResult: true", 1)
     (tmp_path / "rule.yml").write_text(text)
-    assert main(["test", "--rules", str(tmp_path)]) == 1
+    assert main(["test", "--no-builtin-rules", "--rules", str(tmp_path)]) == 1
     assert "FAIL secret-access-denied test: Successful secret get" in capsys.readouterr().out
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,7 @@ AWS = {"boto3", "botocore", "aws_lambda_powertools", "s3transfer"}
 GCP = {"google", "functions_framework", "cloudevents", "flask", "grpc"}
 AZURE = {"azure"}
 _PROBE = (
-    "import json, sys; before = set(sys.modules); import {module}; "
-    "print(json.dumps(sorted(set(sys.modules) - before)))"
+    "import json, sys; before = set(sys.modules); import {module}; print(json.dumps(sorted(set(sys.modules) - before)))"
 )
 
 
@@ -62,3 +62,18 @@ def test_the_azure_function_imports_no_aws_or_google_module() -> None:
 @pytest.mark.parametrize("module", ["core.pipeline", "core.bootstrap", "core.cli"])
 def test_the_core_imports_no_cloud_sdk(module: str) -> None:
     assert packages_imported_by(module) & (AWS | GCP | AZURE) == set()
+
+
+def modules_imported_by(module: str) -> set[str]:
+    """Full names of the modules a fresh interpreter loads to import `module`."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(module=module)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def test_the_rules_package_holds_data_schema_and_conditions_and_imports_no_layer_above_it() -> None:
+    rules = [f"core.rules.{path.stem}" for path in Path(__file__).parents[2].joinpath("core/rules").glob("*.py")]
+    imported = modules_imported_by("; import ".join(rules))
+    assert {name for name in imported if name.startswith(("core.engine", "core.pipeline", "core.scenarios"))} == set()
