@@ -20,6 +20,8 @@ class Settings:
     learning_period: timedelta
     #: how late an event may arrive and still count in its own window (core.engine.windows)
     lateness: timedelta = timedelta(days=7)
+    #: a tuning file (core.rules.tuning), relative to the deployed package's root; "" for none
+    tuning: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_store: str = "memory://") -> Settings:
@@ -29,6 +31,7 @@ class Settings:
             sinks=env.get("SECRETWATCH_SINKS", "").strip(),
             learning_period=_duration(env, "SECRETWATCH_LEARNING_PERIOD", "0s"),
             lateness=_duration(env, "SECRETWATCH_ALLOWED_LATENESS", "7d"),
+            tuning=env.get("SECRETWATCH_TUNING", "").strip(),
         )
 
 

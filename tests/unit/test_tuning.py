@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core import bootstrap
 from core.cli import main
+from core.config import Settings
 from core.errors import ConfigError
 from core.rules.loader import BUILTIN_DIR, load_pack
 from core.rules.tuning import load_tuning
@@ -190,3 +192,29 @@ def test_rules_adds_files_to_the_built_in_pack_and_no_builtin_rules_drops_them(
 def test_no_builtin_rules_without_rules_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "--no-builtin-rules"]) == 2
     assert "--no-builtin-rules needs at least one --rules PATH" in capsys.readouterr().err
+
+
+# --- the functions: SECRETWATCH_TUNING -----------------------------------------------------------------------
+
+
+def test_the_functions_read_the_tuning_file_the_setting_names_inside_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, EXAMPLE, "tuning.yml")
+    monkeypatch.setattr(bootstrap, "PACKAGE_ROOT", tmp_path)
+    settings = Settings.from_env({"SECRETWATCH_TUNING": " tuning.yml ", "SECRETWATCH_SINKS": "jsonl://-"})
+    assert settings.tuning == "tuning.yml"
+    rules = {rule.id: rule for rule in bootstrap.tuned_rules(settings.tuning)}
+    assert rules["secret-bulk-access"].enabled is True
+    assert [(rule.id, rule.enabled) for rule in bootstrap.tuned_rules("")] == [(r.id, r.enabled) for r in load_pack()]
+
+
+def test_a_tuning_setting_naming_no_bundled_file_stops_the_cold_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bootstrap, "PACKAGE_ROOT", tmp_path)
+    with pytest.raises(ConfigError, match=r"SECRETWATCH_TUNING names tuning\.yml, which is not a file"):
+        bootstrap.tuned_rules("tuning.yml")
+    write(tmp_path, "rules: {nope: {enabled: false}}\n", "tuning.yml")
+    with pytest.raises(ConfigError, match=r"tuning\.yml: rules\.nope: unknown rule id"):
+        bootstrap.tuned_rules("tuning.yml")
