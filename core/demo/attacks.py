@@ -1,4 +1,4 @@
-"""The two attacks the demo plants in a day of benign traffic, one per rule."""
+"""The two attacks the demo plants in a day of benign traffic, and the rules of the pack that must catch each."""
 
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ GUESSED_NAMES = (
 
 @dataclass(frozen=True, slots=True)
 class PlantedAttack:
-    """An attack hidden in the demo traffic and the alert it should raise.
+    """An attack hidden in the demo traffic and the alerts it should raise.
 
-    `start` is the time of the attack's first event that the rule matches.
+    `rule_id` is the rule it was planted for; `also` the other rules of the pack that catch it too. `start` is the
+    time of the attack's first event that `rule_id` matches.
     """
 
     rule_id: str
@@ -44,6 +45,11 @@ class PlantedAttack:
     user_agent: str
     start: datetime
     description: str
+    also: tuple[str, ...] = ()
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return (self.rule_id, *self.also)
 
 
 def stolen_token(draw: Draw, at_us: int) -> tuple[PlantedAttack, list[Timed]]:
@@ -67,6 +73,8 @@ def stolen_token(draw: Draw, at_us: int) -> tuple[PlantedAttack, list[Timed]]:
         rule_id="secret-access-unusual-user-agent", cloud="aws", cluster=eks.NAME, username=thief.username,
         namespace="payments", source_ip=THIEF_IP, user_agent=THIEF_AGENT, start=_time(events[0][0]),
         description=description,
+        # curl is a scripting client, a pod's token used outside its pod, and three secrets read in a minute
+        also=("secret-access-suspicious-user-agent", "secret-access-by-node-or-pod-sa", "secret-get-burst"),
     )
     return attack, events
 
@@ -85,6 +93,7 @@ def enumeration(draw: Draw, at_us: int) -> tuple[PlantedAttack, list[Timed]]:
         rule_id="secret-access-denied", cloud="gcp", cluster=gke.NAME, username=user.username,
         namespace="airflow", source_ip=user.source_ips[0], user_agent=user.user_agent,
         start=_time(events[0][0]), description=description,
+        also=("secret-get-burst",),  # many distinct names by get within five minutes, denied or not
     )
     return attack, events
 
