@@ -10,9 +10,11 @@ alert once per window when the count is reached:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from core.engine.alerting import build_alert, dedup_key
@@ -60,7 +62,14 @@ def counting_of(rule: Rule) -> Counting | None:
 
 
 def group_values(spec: Counting, event: AuditEvent) -> tuple[object, ...]:
-    return tuple(event.get(name) for name in spec.group_by)
+    values = _readers(spec.group_by)(event)
+    return values if len(spec.group_by) > 1 else (values,)
+
+
+@functools.cache
+def _readers(fields: tuple[str, ...]) -> Callable[[AuditEvent], Any]:
+    """One attrgetter per field list: a tuple of the values for several fields, the value for one."""
+    return attrgetter(*fields)
 
 
 def state_key(rule: Rule, spec: Counting, values: Sequence[object]) -> str:

@@ -108,8 +108,10 @@ class Windows:
         return Placed.COUNTED, window
 
     def _window_at(self, time: datetime, *, distinct: bool) -> Window:
-        starts = [window.start for window in self.windows]
-        index = bisect.bisect_right(starts, time)
+        newest = self.windows[-1] if self.windows else None
+        if newest is not None and newest.start <= time < newest.end:  # the usual case: the open window
+            return newest
+        index = bisect.bisect_right(self.windows, time, key=_start)
         if index and time < self.windows[index - 1].end:
             return self.windows[index - 1]
         end = later(time, self.length)
@@ -154,6 +156,10 @@ class Windows:
             "top": isoformat(self.newest) if self.newest else None,
             "floor": isoformat(self.raised_floor) if self.raised_floor else None,
         }
+
+
+def _start(window: Window) -> datetime:
+    return window.start
 
 
 def _window(raw: Mapping[str, Any]) -> Window | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import SplitResult
+
+import orjson
 
 from core.errors import ConfigError
 from core.state.base import Item, JSONValue
@@ -43,7 +44,8 @@ class MemoryStore:
             live = current if current is not None and current.expires_at > now else None
             if (live.version if live else None) != version:
                 return False
-            self._items[key] = Item(copy.deepcopy(dict(value)), (version or 0) + 1, expires_at)
+            # A JSON round trip, as every other backend stores a value: faster than deepcopy, and as faithful.
+            self._items[key] = Item(orjson.loads(orjson.dumps(dict(value))), (version or 0) + 1, expires_at)
             return True
 
     def close(self) -> None:
