@@ -7,6 +7,10 @@ HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 CORE_STAMP := $(VENV)/.core-$(HASH)
 FULL_STAMP := $(VENV)/.full-$(HASH)
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+# `make package-aws TUNING=tuning/prod.yml` (likewise gcp, azure): check the tuning file and bundle it as
+# tuning.yml at the package root, where the deployment's SECRETWATCH_TUNING=tuning.yml finds it.
+TUNING ?=
+TUNING_FLAG = $(if $(strip $(TUNING)),--tuning $(TUNING))
 
 .PHONY: venv demo test test-bare-clone lint typecheck tools unit bench clean package-gcp package-azure
 
@@ -36,10 +40,10 @@ tools:
 	@$(MAKE) --no-print-directory -j2 tools-aws
 
 package-gcp: venv
-	$(BIN)/python -m scripts.package_gcp --zip build/secretwatch-gcp.zip
+	$(BIN)/python -m scripts.package_gcp --zip build/secretwatch-gcp.zip $(TUNING_FLAG)
 
 package-azure: venv
-	$(BIN)/python -m scripts.package_azure
+	$(BIN)/python -m scripts.package_azure $(TUNING_FLAG)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 # Included by the Makefile (which defines PY, BIN and venv).
 #
 #   make package-aws       build/aws/ (template.yaml's CodeUri) and build/secretwatch-aws.zip
+#                          (TUNING=FILE bundles a checked tuning file as tuning.yml; deploy with Tuning=tuning.yml)
 #   make tools-aws         SAM CLI (with cfn-lint) and checkov, each in its own virtualenv under .tools/
 #   make check-aws-infra   sam validate --lint, cfn-lint, checkov, terraform fmt/init/validate
 #
@@ -24,7 +25,7 @@ AWS_TOOL_ENV := SAM_CLI_TELEMETRY=0 CHECKPOINT_DISABLE=1
 .PHONY: package-aws tools-aws check-aws-infra
 
 package-aws: venv
-	@$(BIN)/python -m scripts.package_aws
+	@$(BIN)/python -m scripts.package_aws $(TUNING_FLAG)
 
 tools-aws: $(SAM_STAMP) $(CHECKOV_STAMP)
 

@@ -9,11 +9,41 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from core.errors import ConfigError, RuleError
+from core.rules.loader import load_rules
+from core.rules.tuning import load_tuning
+
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record: same inputs, same bytes
+
+
+#: Where a bundled tuning file sits in every package: SECRETWATCH_TUNING names it relative to the package root.
+TUNING_NAME = "tuning.yml"
 
 
 class PackageError(Exception):
     """A package cannot be built; the message says why."""
+
+
+def check_tuning(tuning: Path, root: Path) -> None:
+    """Refuse a tuning file the deployed function would refuse at cold start (against the rules packaged from root).
+
+    Checked before anything is built, so a bad file leaves the previous build as it was.
+    """
+    if not tuning.is_file():
+        raise PackageError(f"TUNING={tuning}: no such file (a path relative to the repository, or absolute)")
+    try:
+        rules = load_rules([root / "core" / "rules"])
+        load_tuning(tuning, rules).apply(rules)
+    except (ConfigError, RuleError) as exc:
+        raise PackageError(str(exc)) from None
+
+
+def bundle_tuning(tuning: Path | None, target: Path, setting: str) -> None:
+    """Copy a checked tuning file to target/tuning.yml and say which deployment `setting` must name it."""
+    if tuning is None:
+        return
+    shutil.copyfile(tuning, target / TUNING_NAME)
+    print(f"{shown(tuning.resolve())} bundled as {TUNING_NAME}: deploy with {setting}")
 
 
 def pip_install(target: Path, platform_flags: Sequence[str], requirements: Sequence[str], failure: str) -> None:

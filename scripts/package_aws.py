@@ -5,7 +5,11 @@ The package holds `core/` (less `core/demo/`, the CLI's demo traffic), `function
 (the base dependencies plus the `aws` extra). boto3 and botocore are left out: the Lambda runtime provides
 them. Nothing for Google Cloud or Azure goes in.
 
-    python scripts/package_aws.py [--out build]
+    python scripts/package_aws.py [--out build] [--tuning FILE]
+
+With --tuning (`make package-aws TUNING=FILE`) the tuning file is checked against the packaged rules and
+bundled as tuning.yml at the package root; deploy with the template's `Tuning=tuning.yml` (infra/aws:
+`tuning = "tuning.yml"`), which sets SECRETWATCH_TUNING.
 
 The zip is reproducible: entries are sorted and carry a fixed timestamp, so the same inputs give the same
 bytes and Terraform's source_code_hash changes only when the code or a dependency does.
@@ -21,7 +25,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from scripts.bundle import PackageError, pip_install, prune, shown, write_zip
+from scripts.bundle import PackageError, bundle_tuning, check_tuning, pip_install, prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Provided by the Lambda Python runtime; bundling them would only add megabytes.
@@ -76,14 +80,17 @@ def _skipped(name: str) -> bool:
     return name in SKIPPED_NAMES or name.endswith(".pyc")
 
 
-def build(out: Path, root: Path = ROOT) -> Path:
+def build(out: Path, root: Path = ROOT, *, tuning: Path | None = None) -> Path:
     """Build out/aws/ and out/secretwatch-aws.zip from the repository at `root`; return the zip's path."""
+    if tuning is not None:
+        check_tuning(tuning, root)
     target = out / "aws"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     install_dependencies(runtime_requirements(root / "pyproject.toml"), target)
     copy_sources(root, target)
     prune(target)
+    bundle_tuning(tuning, target, 'the template\'s Tuning=tuning.yml (infra/aws: tuning = "tuning.yml")')
     archive = out / "secretwatch-aws.zip"
     count = write_zip(target, archive)
     print(f"{shown(archive)}: {archive.stat().st_size / 1_000_000:.1f} MB, {count} files")
@@ -93,9 +100,10 @@ def build(out: Path, root: Path = ROOT) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="output folder (default: build/)")
+    parser.add_argument("--tuning", type=Path, help="a tuning file to check and bundle as tuning.yml")
     args = parser.parse_args(argv)
     try:
-        build(args.out.resolve())
+        build(args.out.resolve(), tuning=args.tuning)
     except PackageError as exc:
         print(f"package-aws: {exc}", file=sys.stderr)
         return 1

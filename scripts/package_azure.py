@@ -13,7 +13,10 @@ WEBSITE_RUN_FROM_PACKAGE, no build on Azure), with the versions this machine res
 they are left out and Azure installs requirements.txt while deploying: deploy with
 `az functionapp deployment source config-zip --build-remote true` or set SCM_DO_BUILD_DURING_DEPLOYMENT=true.
 
-    python scripts/package_azure.py [--out build] [--remote-build]
+    python scripts/package_azure.py [--out build] [--remote-build] [--tuning FILE]
+
+With --tuning (`make package-azure TUNING=FILE`) the tuning file is checked against the packaged rules and
+bundled as tuning.yml at the package root; infra/azure's `tuning = "tuning.yml"` sets SECRETWATCH_TUNING.
 
 The zip is reproducible: entries are sorted and carry a fixed timestamp.
 """
@@ -25,7 +28,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from scripts.bundle import PackageError, pip_install, prune, shown, write_zip
+from scripts.bundle import PackageError, bundle_tuning, check_tuning, pip_install, prune, shown, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
@@ -81,12 +84,15 @@ def install_dependencies(requirements: Path, target: Path) -> None:
     pip_install(target, PIP_TARGET_FLAGS, ["--requirement", str(requirements)], failure)
 
 
-def build(out: Path, *, remote_build: bool = False, root: Path = ROOT) -> Path:
+def build(out: Path, *, remote_build: bool = False, root: Path = ROOT, tuning: Path | None = None) -> Path:
     """Build out/azure/ and out/secretwatch-azure.zip from the repository at `root`; return the zip's path."""
+    if tuning is not None:
+        check_tuning(tuning, root)
     target = out / "azure"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     copy_app(root, target)
+    bundle_tuning(tuning, target, 'infra/azure\'s tuning = "tuning.yml" (app setting SECRETWATCH_TUNING)')
     if not remote_build:
         install_dependencies(target / "requirements.txt", target / SITE_PACKAGES)
         prune(target / SITE_PACKAGES)
@@ -103,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--remote-build", action="store_true", help="leave the dependencies out; Azure installs them on deploy"
     )
+    parser.add_argument("--tuning", type=Path, help="a tuning file to check and bundle as tuning.yml")
     args = parser.parse_args(argv)
     try:
-        build(args.out.resolve(), remote_build=args.remote_build)
+        build(args.out.resolve(), remote_build=args.remote_build, tuning=args.tuning)
     except PackageError as exc:
         print(f"package-azure: {exc}", file=sys.stderr)
         return 1
