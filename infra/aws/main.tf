@@ -231,13 +231,13 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = {
+    variables = merge({
       SECRETWATCH_STORE            = "dynamodb://${aws_dynamodb_table.state.name}?region=${local.region}"
       SECRETWATCH_SINKS            = local.sinks
       SECRETWATCH_LEARNING_PERIOD  = var.learning_period
       POWERTOOLS_SERVICE_NAME      = "secretwatch"
       POWERTOOLS_METRICS_NAMESPACE = "secretwatch"
-    }
+    }, local.tuning_settings)
   }
 
   # The role's policy must exist before the first invocation can write logs or state.

@@ -24,6 +24,23 @@ resource "azurerm_service_plan" "secretwatch" {
   sku_name            = var.function_plan_sku
 }
 
+# The Function App's settings; SECRETWATCH_TUNING joins them when var.tuning names a bundled file.
+locals {
+  app_settings = {
+    SECRETWATCH_STORE           = local.store_uri
+    SECRETWATCH_SINKS           = local.sinks_uri
+    SECRETWATCH_LEARNING_PERIOD = var.learning_period
+
+    SMTP_PASSWORD = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.smtp_password.versionless_id})"
+
+    # Identity-based Event Hub connection: the trigger names connection="EventHubConnection" and reads
+    # the hub and consumer group below as %SECRETWATCH_EVENT_HUB% and %SECRETWATCH_CONSUMER_GROUP%.
+    EventHubConnection__fullyQualifiedNamespace = "${azurerm_eventhub_namespace.audit.name}.servicebus.windows.net"
+    SECRETWATCH_EVENT_HUB                       = azurerm_eventhub.kube_audit.name
+    SECRETWATCH_CONSUMER_GROUP                  = azurerm_eventhub_consumer_group.secretwatch.name
+  }
+}
+
 # The code (functions/azure, Python v2 programming model) is deployed separately, e.g. with
 # `az functionapp deployment source config-zip`. Deploying restarts the app, which also makes it resolve the
 # Key Vault references once the identity's role assignments below exist.
@@ -58,19 +75,7 @@ resource "azurerm_linux_function_app" "secretwatch" {
     }
   }
 
-  app_settings = {
-    SECRETWATCH_STORE           = local.store_uri
-    SECRETWATCH_SINKS           = local.sinks_uri
-    SECRETWATCH_LEARNING_PERIOD = var.learning_period
-
-    SMTP_PASSWORD = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.smtp_password.versionless_id})"
-
-    # Identity-based Event Hub connection: the trigger names connection="EventHubConnection" and reads
-    # the hub and consumer group below as %SECRETWATCH_EVENT_HUB% and %SECRETWATCH_CONSUMER_GROUP%.
-    EventHubConnection__fullyQualifiedNamespace = "${azurerm_eventhub_namespace.audit.name}.servicebus.windows.net"
-    SECRETWATCH_EVENT_HUB                       = azurerm_eventhub.kube_audit.name
-    SECRETWATCH_CONSUMER_GROUP                  = azurerm_eventhub_consumer_group.secretwatch.name
-  }
+  app_settings = merge(local.app_settings, local.tuning_settings)
 
   lifecycle {
     # Zip deployment to a Linux Consumption app points this setting at the uploaded package; keep it.

@@ -1,5 +1,8 @@
 # Values built from variables only, so tests can evaluate this file with `terraform console`.
 locals {
+  # SECRETWATCH_TUNING only when a tuning file is bundled: an empty value would still be a setting to read.
+  tuning_settings = var.tuning == null ? {} : { SECRETWATCH_TUNING = var.tuning }
+
   subscription_id = split("/", var.aks_cluster_id)[2]
   # Storage account, vault, namespace and app names are global: a suffix derived from the cluster keeps
   # them unique and stable across applies.

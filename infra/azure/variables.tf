@@ -95,3 +95,14 @@ variable "storage_replication_type" {
   type        = string
   default     = "ZRS"
 }
+
+variable "tuning" {
+  description = "A tuning file inside the function package, relative to its root: \"tuning.yml\" after `make package-azure TUNING=FILE`; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tuning == null || can(regex("^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\\.ya?ml$", var.tuning))
+    error_message = "tuning: null, or a relative path inside the package ending in .yml or .yaml, with no .. or leading /."
+  }
+}

@@ -104,11 +104,11 @@ resource "google_cloudfunctions2_function" "secretwatch" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.function.email
 
-    environment_variables = {
+    environment_variables = merge({
       SECRETWATCH_STORE           = local.store_uri
       SECRETWATCH_SINKS           = local.sinks_uri
       SECRETWATCH_LEARNING_PERIOD = var.learning_period
-    }
+    }, local.tuning_settings)
 
     secret_environment_variables {
       key        = "SMTP_PASSWORD"

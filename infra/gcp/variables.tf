@@ -95,3 +95,14 @@ variable "max_delivery_attempts" {
     error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
   }
 }
+
+variable "tuning" {
+  description = "A tuning file inside the function package, relative to its root: \"tuning.yml\" after `make package-gcp TUNING=FILE`; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tuning == null || can(regex("^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\\.ya?ml$", var.tuning))
+    error_message = "tuning: null, or a relative path inside the package ending in .yml or .yaml, with no .. or leading /."
+  }
+}

@@ -30,6 +30,7 @@ from core.rules.loader import load_rules
 from core.scenarios import T0
 from core.sources import decode
 from core.state.dynamodb import TTL_ATTRIBUTE
+from tests.infra.hcl import TerraformError, evaluate_locals, load_module
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -271,7 +272,17 @@ def test_function_is_configured_by_environment_only(template: dict[str, Any]) ->
     }
     assert variables["SECRETWATCH_LEARNING_PERIOD"] == {"Ref": "LearningPeriod"}
     assert template["Parameters"]["LearningPeriod"]["Default"] == "7d"
+    assert variables["SECRETWATCH_TUNING"] == {"Fn::If": ["HasTuning", {"Ref": "Tuning"}, {"Ref": "AWS::NoValue"}]}
     assert variables["POWERTOOLS_SERVICE_NAME"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "secretwatch"
+
+
+def test_tuning_parameter_sets_secretwatch_tuning_only_when_a_file_is_named(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["Tuning"]
+    assert parameter["Default"] == ""
+    assert "tuning.yml" in parameter["Description"]
+    assert "make package-aws TUNING=" in parameter["Description"]
+    assert {"AllowedPattern", "ConstraintDescription"} <= set(parameter)
+    assert template["Conditions"]["HasTuning"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Tuning"}, ""]}]}
 
 
 def test_state_table_has_the_dynamodb_stores_key_and_ttl(template: dict[str, Any]) -> None:
@@ -419,7 +430,7 @@ provider "aws" {{
 
 @pytest.fixture(scope="module")
 def plan(terraform_dir: Path, sts_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The JSON plan for a cluster with every option on: an alert email and an SES sink."""
+    """The JSON plan for a cluster with every option on: an alert email, an SES sink and a tuning file."""
     (terraform_dir / "offline_override.tf").write_text(PROVIDER_OVERRIDE.format(sts=sts_endpoint))
     package = tmp_path_factory.mktemp("package") / "secretwatch-aws.zip"
     with zipfile.ZipFile(package, "w") as bundle:
@@ -430,6 +441,7 @@ def plan(terraform_dir: Path, sts_endpoint: str, tmp_path_factory: pytest.TempPa
         "alert_email": "oncall@example.com",
         "ses_sender": "alerts@example.com",
         "ses_recipients": '["a@example.com","b@example.com"]',
+        "tuning": "tuning.yml",
     }
     flags = [f"-var={name}={value}" for name, value in variables.items()]
     done = run([terraform(), "plan", "-input=false", "-no-color", "-out=tfplan", *flags], cwd=terraform_dir)
@@ -488,6 +500,32 @@ def test_terraform_function_matches_the_templates(plan: dict[str, Any], template
     assert (function["memory_size"], function["timeout"]) == (sam["MemorySize"], sam["Timeout"])
     invoke = planned(plan, "aws_lambda_function_event_invoke_config.this")
     assert invoke["maximum_retry_attempts"] == sam["EventInvokeConfig"]["MaximumRetryAttempts"]
+
+
+def test_terraform_function_reads_the_bundled_tuning_file_when_one_is_named(plan: dict[str, Any]) -> None:
+    """The environment is unknown until apply (it names the topic's ARN): the plan shows what it is made of."""
+    resources = plan["configuration"]["root_module"]["resources"]
+    function = next(r for r in resources if r["address"] == "aws_lambda_function.this")
+    (environment,) = function["expressions"]["environment"]
+    assert "local.tuning_settings" in environment["variables"]["references"]
+    assert plan["variables"]["tuning"] == {"value": "tuning.yml"}
+
+
+def test_terraform_tuning_variable_adds_the_setting_only_when_set() -> None:
+    variable = load_module(TERRAFORM_DIR).variables["tuning"]
+    assert variable["default"] is None
+    assert "make package-aws TUNING=" in variable["description"]
+    required = {"cluster_log_group_name": "/aws/eks/prod/cluster"}
+    assert evaluate_locals(TERRAFORM_DIR, required, ["tuning_settings"]) == {"tuning_settings": {}}
+    tuned = evaluate_locals(TERRAFORM_DIR, {**required, "tuning": "tuning/prod.yaml"}, ["tuning_settings"])
+    assert tuned == {"tuning_settings": {"SECRETWATCH_TUNING": "tuning/prod.yaml"}}
+
+
+@pytest.mark.parametrize("path", ["../tuning.yml", "/etc/tuning.yml", "tuning.json", ""])
+def test_terraform_tuning_variable_refuses_a_path_outside_the_package_or_not_yaml(path: str) -> None:
+    variables = {"cluster_log_group_name": "/aws/eks/prod/cluster", "tuning": path}
+    with pytest.raises(TerraformError, match="tuning: null, or a relative path inside the package"):
+        evaluate_locals(TERRAFORM_DIR, variables, ["tuning_settings"])
 
 
 def test_terraform_state_table_has_the_dynamodb_stores_key_and_ttl(plan: dict[str, Any]) -> None:

@@ -60,7 +60,8 @@ def settings() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def app_settings(azure: Module) -> dict[str, str]:
-    values: dict[str, str] = azure.resource("azurerm_linux_function_app", "secretwatch")["app_settings"]
+    """The Function App's settings without a tuning file (local.app_settings, see test_tuning_...)."""
+    values: dict[str, str] = azure.locals["app_settings"]
     return values
 
 
@@ -232,6 +233,24 @@ def test_storage_account_requires_tls_1_2_and_allows_no_anonymous_blob_access(az
 
 def test_resources_deploy_into_the_clusters_subscription(settings: dict[str, Any]) -> None:
     assert settings["subscription_id"] == "00000000-0000-0000-0000-000000000000"
+
+
+def test_function_app_reads_a_bundled_tuning_file_only_when_the_tuning_variable_names_it(azure: Module) -> None:
+    app = azure.resource("azurerm_linux_function_app", "secretwatch")
+    variable = azure.variables["tuning"]
+
+    assert app["app_settings"] == ref("merge(local.app_settings, local.tuning_settings)")
+    assert variable["default"] is None
+    assert "make package-azure TUNING=" in variable["description"]
+    assert evaluate_locals(FOLDER, VARIABLES, ["tuning_settings"]) == {"tuning_settings": {}}
+    tuned = evaluate_locals(FOLDER, {**VARIABLES, "tuning": "tuning.yml"}, ["tuning_settings"])
+    assert tuned == {"tuning_settings": {"SECRETWATCH_TUNING": "tuning.yml"}}
+
+
+@pytest.mark.parametrize("path", ["../tuning.yml", "/home/site/wwwroot/tuning.yml", "tuning.txt"])
+def test_variables_refuse_a_tuning_path_outside_the_package_or_not_yaml(path: str) -> None:
+    with pytest.raises(TerraformError, match="tuning: null, or a relative path inside the package"):
+        evaluate_locals(FOLDER, {**VARIABLES, "tuning": path}, ["tuning_settings"])
 
 
 def test_variables_refuse_a_cluster_id_that_is_not_a_managed_cluster() -> None:

@@ -211,11 +211,26 @@ def test_entry_point_is_the_cloudevent_handler_of_the_function_package(gcp: Modu
 def test_function_reads_its_settings_from_the_locals_the_app_parses(gcp: Module) -> None:
     service = block(gcp.resource("google_cloudfunctions2_function", "secretwatch"), "service_config")
 
-    assert service["environment_variables"] == {
-        "SECRETWATCH_STORE": ref("local.store_uri"),
-        "SECRETWATCH_SINKS": ref("local.sinks_uri"),
-        "SECRETWATCH_LEARNING_PERIOD": ref("var.learning_period"),
-    }
+    assert service["environment_variables"] == ref(
+        "merge({SECRETWATCH_STORE = local.store_uri, SECRETWATCH_SINKS = local.sinks_uri,"
+        " SECRETWATCH_LEARNING_PERIOD = var.learning_period}, local.tuning_settings)"
+    )
+
+
+def test_function_reads_a_bundled_tuning_file_only_when_the_tuning_variable_names_it(gcp: Module) -> None:
+    variable = gcp.variables["tuning"]
+
+    assert variable["default"] is None
+    assert "make package-gcp TUNING=" in variable["description"]
+    assert evaluate_locals(FOLDER, VARIABLES, ["tuning_settings"]) == {"tuning_settings": {}}
+    tuned = evaluate_locals(FOLDER, {**VARIABLES, "tuning": "tuning/prod.yaml"}, ["tuning_settings"])
+    assert tuned == {"tuning_settings": {"SECRETWATCH_TUNING": "tuning/prod.yaml"}}
+
+
+@pytest.mark.parametrize("path", ["../tuning.yml", "/workspace/tuning.yml", "tuning.json"])
+def test_variables_refuse_a_tuning_path_outside_the_package_or_not_yaml(path: str) -> None:
+    with pytest.raises(TerraformError, match="tuning: null, or a relative path inside the package"):
+        evaluate_locals(FOLDER, {**VARIABLES, "tuning": path}, ["tuning_settings"])
 
 
 def test_ttl_policy_expires_documents_on_exp_in_the_collection_the_store_uri_names(
