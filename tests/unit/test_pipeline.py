@@ -40,4 +40,5 @@ def test_events_without_a_time_take_the_time_the_call_began() -> None:
     summary = pipeline.process([curl_read_without_time(1), curl_read_without_time(2)])
 
     assert summary.inferred_timestamps == 2
-    assert sorted(alert.first_seen for alert in sink.alerts) == [T0, T0]
+    assert sink.alerts  # every rule of the pack that alerts dates its alert at the call's start
+    assert {alert.first_seen for alert in sink.alerts} == {T0}
