@@ -98,7 +98,7 @@ class Engine:
         for event in matched:
             groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
         return self._commit_groups(
-            rule, groups, lambda group: counting.applier(rule, spec, group, now, self.lateness), result
+            rule, groups, lambda group: counting.applier(rule, spec, group, now, self.lateness), now, result
         )
 
     def _sliding(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
@@ -107,7 +107,7 @@ class Engine:
         for event in matched:
             groups[threshold.state_key(rule, threshold.group_values(rule.threshold, event))].append(event)
         return self._commit_groups(
-            rule, groups, lambda group: threshold.applier(rule, group, now, self.lateness), result
+            rule, groups, lambda group: threshold.applier(rule, group, now, self.lateness), now, result
         )
 
     def _commit_groups(
@@ -115,13 +115,21 @@ class Engine:
         rule: Rule,
         groups: Mapping[str, Sequence[AuditEvent]],
         applier: Callable[[Sequence[AuditEvent]], Apply[counting.Raised]],
+        now: datetime,
         result: Evaluation,
     ) -> list[Alert]:
-        """One read for every group's record, then one conditional write per changed record."""
-        current = self.store.get_many(list(groups))
+        """One read for the groups' records not in the warm cache, then one conditional write per changed record.
+
+        A cached record may be stale (another instance wrote since), which is safe: a window's values and alerts
+        only grow and its floor only rises, so what a stale record says was counted or alerted is so, and a write
+        it leads to fails its version check and is applied again to the record read afresh.
+        """
+        fetched = self.store.get_many([key for key in groups if self._cached(key, now) is None])
         alerts: list[Alert] = []
         for key, group in groups.items():
-            raised, _ = commit(self.store, key, current.get(key), applier(group))
+            known = self._cached(key, now) or fetched.get(key)
+            raised, stored = commit(self.store, key, known, applier(group))
+            self._remember(key, stored)
             alerts.extend(raised.alerts)
             if raised.too_late:
                 result.too_late[rule.id] += raised.too_late
@@ -177,6 +185,10 @@ class Engine:
             start = parse_time(item.value.get("start")) if item else None
             self._learning_start[rule.id] = start or first_event
         return later(self._learning_start[rule.id], self.learning_period)
+
+    def _cached(self, key: str, now: datetime) -> Item | None:
+        item = self._cache.get(key)
+        return item if item is not None and item.expires_at > now else None
 
     def _remember(self, key: str, item: Item | None) -> None:
         if item is None:
