@@ -76,16 +76,7 @@ def state_key(rule: Rule, spec: Counting, values: Sequence[object]) -> str:
     return f"{spec.kind}|{rule.id}|{dedup_key(values)}"
 
 
-def applier(
-    rule: Rule, spec: Counting, events: Sequence[AuditEvent], now: datetime, lateness: timedelta
-) -> Callable[[Mapping[str, Any] | None], Outcome[Raised]]:
-    def apply(value: Mapping[str, Any] | None) -> Outcome[Raised]:
-        return _apply(rule, spec, events, value, now=now, lateness=lateness)
-
-    return apply
-
-
-def _apply(
+def apply(
     rule: Rule,
     spec: Counting,
     events: Sequence[AuditEvent],
@@ -94,6 +85,7 @@ def _apply(
     now: datetime,
     lateness: timedelta,
 ) -> Outcome[Raised]:
+    """Place a group's events (of one batch, in time order) in its windows: the new record and what it raised."""
     windows = Windows.from_record(value, length=spec.window, lateness=lateness)
     raised, dirty = Raised(), False
     for event in events:

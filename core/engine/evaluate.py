@@ -6,6 +6,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from operator import attrgetter
 
 from core.engine import counting, new_terms, threshold
@@ -98,16 +99,23 @@ class Engine:
         for event in matched:
             groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
         return self._commit_groups(
-            rule, groups, lambda group: counting.applier(rule, spec, group, now, self.lateness), now, result
+            rule, groups, lambda group: partial(counting.apply, rule, spec, group, now=now, lateness=self.lateness),
+            now,
+            result,
         )
 
     def _sliding(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
-        assert rule.threshold is not None
+        spec = rule.threshold
+        assert spec is not None
         groups: dict[str, list[AuditEvent]] = defaultdict(list)
         for event in matched:
-            groups[threshold.state_key(rule, threshold.group_values(rule.threshold, event))].append(event)
+            groups[threshold.state_key(rule, threshold.group_values(spec, event))].append(event)
         return self._commit_groups(
-            rule, groups, lambda group: threshold.applier(rule, group, now, self.lateness), now, result
+            rule,
+            groups,
+            lambda group: partial(threshold.apply, rule, spec, group, now=now, lateness=self.lateness),
+            now,
+            result,
         )
 
     def _commit_groups(

@@ -9,7 +9,7 @@ event that triggered an alert derives the same alert (same id) again when it is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,19 +31,7 @@ def state_key(rule: Rule, values: Sequence[object]) -> str:
     return f"thr|{rule.id}|{dedup_key(values)}"
 
 
-def applier(
-    rule: Rule, events: Sequence[AuditEvent], now: datetime, lateness: timedelta
-) -> Callable[[Mapping[str, Any] | None], Outcome[Raised]]:
-    spec = rule.threshold
-    assert spec is not None
-
-    def apply(value: Mapping[str, Any] | None) -> Outcome[Raised]:
-        return _sliding(rule, spec, events, value, now=now, lateness=lateness)
-
-    return apply
-
-
-def _sliding(
+def apply(
     rule: Rule,
     spec: ThresholdSpec,
     events: Sequence[AuditEvent],
