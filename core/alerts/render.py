@@ -120,8 +120,12 @@ def alert_json(alert: Alert) -> bytes:
     C1 controls, bidi controls and line/paragraph separators are written as \\uXXXX escapes: the value
     is the same once parsed, but printing the line cannot drive a terminal or reorder what it shows.
     """
-    raw = orjson.dumps(alert_to_dict(alert))
-    return _JSON_UNSAFE.sub(_json_escape, raw)
+    return safe_json(alert_to_dict(alert))
+
+
+def safe_json(value: object) -> bytes:
+    """`value` as one line of UTF-8 JSON, with the escaping alert_json describes."""
+    return _JSON_UNSAFE.sub(_json_escape, orjson.dumps(value))
 
 
 def _json_escape(found: re.Match[bytes]) -> bytes:
