@@ -318,3 +318,23 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
+
+# Silence is a failure too: audit logging switched off, the subscription filter removed, the function
+# broken before it counts. Every cluster's controllers read secrets all the time, so a whole quiet period
+# without one event on secrets means the pipeline has stopped. Missing data is what this alarm is for.
+resource "aws_cloudwatch_metric_alarm" "no_data" {
+  alarm_name          = "${var.name}-no-data"
+  alarm_description   = "secretwatch has counted no audit event on secrets for ${var.no_data_minutes} minutes; check that the cluster's audit log type is enabled, the subscription filter exists and the function runs."
+  namespace           = "secretwatch"
+  metric_name         = "Events"
+  dimensions          = { service = "secretwatch" }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = var.no_data_minutes
+  datapoints_to_alarm = var.no_data_minutes
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}

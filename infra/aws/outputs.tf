@@ -1,9 +1,11 @@
 output "function_name" {
-  value = aws_lambda_function.this.function_name
+  description = "The Lambda function; its logs are in /aws/lambda/NAME."
+  value       = aws_lambda_function.this.function_name
 }
 
 output "state_table_name" {
-  value = aws_dynamodb_table.state.name
+  description = "DynamoDB table holding the detection state."
+  value       = aws_dynamodb_table.state.name
 }
 
 output "alert_topic_arn" {
@@ -17,5 +19,11 @@ output "failed_batch_queue_url" {
 }
 
 output "key_arn" {
-  value = aws_kms_key.this.arn
+  description = "KMS key encrypting the state, alerts, failed batches and logs."
+  value       = aws_kms_key.this.arn
+}
+
+output "no_data_alarm_name" {
+  description = "Alarm that tells the alert topic when no audit event on secrets arrived for no_data_minutes."
+  value       = aws_cloudwatch_metric_alarm.no_data.alarm_name
 }

@@ -97,3 +97,14 @@ variable "tuning" {
     error_message = "tuning: null, or a relative path inside the package ending in .yml or .yaml, with no .. or leading /."
   }
 }
+
+variable "no_data_minutes" {
+  description = "Minutes without a single audit event on secrets before the no-data alarm tells the alert topic (5 to 1440)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.no_data_minutes >= 5 && var.no_data_minutes <= 1440 && floor(var.no_data_minutes) == var.no_data_minutes
+    error_message = "no_data_minutes: a whole number of minutes from 5 to 1440."
+  }
+}

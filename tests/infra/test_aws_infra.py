@@ -325,8 +325,22 @@ def test_alarms_on_errors_throttles_and_failed_batches_notify_the_topic(template
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("secretwatch", "Events"),
     }
     assert all(alarm["AlarmActions"] == [{"Ref": "AlertTopic"}] for alarm in alarms)
+
+
+def test_no_data_alarm_fires_when_the_handler_counts_no_event_for_the_quiet_period(template: dict[str, Any]) -> None:
+    from functions.aws import handler  # the metric the alarm watches is the one the handler publishes
+
+    alarm = resource(template, "NoDataAlarm")["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (handler.metrics.namespace, "Events")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": handler.metrics.service}]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Period"]) == ("LessThanThreshold", 1, 60)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "NoDataMinutes"}
+    quiet = template["Parameters"]["NoDataMinutes"]
+    assert (quiet["Default"], quiet["MinValue"], quiet["MaxValue"]) == (30, 5, 1440)
 
 
 def test_email_subscription_exists_only_when_an_address_is_given(template: dict[str, Any]) -> None:
@@ -479,7 +493,27 @@ def test_terraform_plan_creates_the_whole_stack_with_the_options_on(plan: dict[s
         'aws_cloudwatch_metric_alarm.this["errors"]',
         'aws_cloudwatch_metric_alarm.this["throttles"]',
         'aws_cloudwatch_metric_alarm.this["failed-batches"]',
+        "aws_cloudwatch_metric_alarm.no_data",
     } <= creates
+
+
+def test_terraform_no_data_alarm_matches_the_templates(plan: dict[str, Any], template: dict[str, Any]) -> None:
+    alarm = planned(plan, "aws_cloudwatch_metric_alarm.no_data")
+    sam = resource(template, "NoDataAlarm")["Properties"]
+    assert (alarm["namespace"], alarm["metric_name"]) == (sam["Namespace"], sam["MetricName"])
+    assert alarm["dimensions"] == {d["Name"]: d["Value"] for d in sam["Dimensions"]}
+    assert (alarm["treat_missing_data"], alarm["comparison_operator"]) == ("breaching", "LessThanThreshold")
+    assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == 30
+    assert alarm["period"] == 60
+    declared = load_module(TERRAFORM_DIR).resource("aws_cloudwatch_metric_alarm", "no_data")
+    assert declared["alarm_actions"] == declared["ok_actions"] == ["${aws_sns_topic.alerts.arn}"]
+
+
+@pytest.mark.parametrize("minutes", [4, 1441, 30.5])
+def test_terraform_refuses_a_no_data_period_outside_5_to_1440_whole_minutes(minutes: float) -> None:
+    variables = {"cluster_log_group_name": "/aws/eks/prod/cluster", "no_data_minutes": minutes}
+    with pytest.raises(TerraformError, match="no_data_minutes"):
+        evaluate_locals(TERRAFORM_DIR, variables, ["tuning_settings"])
 
 
 def test_terraform_subscribes_the_function_with_the_templates_filter(plan: dict[str, Any]) -> None:
