@@ -1,14 +1,16 @@
-"""The `secretwatch` command: scan, test, demo, rules. Exit 0 when it ran, 1 on failed tests or outages, 2 on usage."""
+"""The `secretwatch` command: scan, test, demo, rules; the top layer, which core.commands serves.
+
+Exit 0 when it ran, 1 on failed tests or outages, 2 on usage, 3 when scan read input holding no audit event.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from core.errors import ConfigError, DeliveryError, RuleError, SecretwatchError, StateError
 from core.timeutil import parse_duration
@@ -23,15 +25,37 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="secretwatch", description="Catch Kubernetes secret abuse in EKS, GKE and AKS audit logs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     scan = commands.add_parser("scan", help="run the rules over audit logs in files or stdin")
-    scan.add_argument("paths", nargs="*", metavar="PATH", help="files to read; - or nothing reads stdin")
-    scan.add_argument("--format", default="auto", choices=["auto", "k8s", "eks", "gke", "aks"])
+    scan.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or folders (read recursively, sorted; .gz decompressed as read); - or nothing reads stdin",
+    )
+    scan.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "k8s", "eks", "gke", "aks"],
+        help="the input's layout (default auto: detected per record)",
+    )
     scan.add_argument(
         "--state", default=DEFAULT_STATE, help=f"store URI (default {DEFAULT_STATE}; memory for one-shot)"
     )
-    scan.add_argument("--output", default="table", choices=["table", "jsonl"])
-    scan.add_argument("--learning-period", default="0s", type=_duration, help="record terms without alerting (e.g. 7d)")
+    scan.add_argument(
+        "--output",
+        default="table",
+        choices=["table", "jsonl"],
+        help="alerts on stdout as a table (default) or one JSON object per line",
+    )
+    scan.add_argument(
+        "--learning-period",
+        default="0s",
+        type=_duration,
+        help="record new terms without alerting for this long (e.g. 7d); default 0s here, while the deployed "
+        "functions get 7d from their stacks' learning_period",
+    )
     scan.add_argument(
         "--allowed-lateness",
         default="7d",
@@ -41,15 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
     _rule_options(scan)
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
-    test.add_argument("rule_ids", nargs="*", metavar="RULE_ID")
+    test.add_argument("rule_ids", nargs="*", metavar="RULE_ID", help="only these rules (default: all)")
     _rule_options(test)
     rules = commands.add_parser("rules", help="list the loaded rules, with the tuning applied")
     _rule_options(rules)
     rules.add_argument("--schema", action="store_true", help="print the rule files' JSON Schema, for editors")
     demo = commands.add_parser("demo", help="generate a day of traffic with two attacks and detect them")
     demo.add_argument("--events", type=int, default=30_000, help="audit events to generate (default 30000)")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--seed", type=int, default=7, help="the traffic generator's seed (default 7)")
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("secretwatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def _rule_options(command: argparse.ArgumentParser) -> None:
@@ -100,40 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
-
-
-def open_inputs(paths: Sequence[str], stack: ExitStack) -> Iterator[tuple[str, BinaryIO, int]]:
-    """(name, binary stream, size in bytes or 0) for each input; missing files are a usage error."""
-    for name in list(paths) or ["-"]:
-        if name == "-":
-            yield "<stdin>", sys.stdin.buffer, 0
-            continue
-        path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"cannot read {name}: no such file")
-        yield name, stack.enter_context(path.open("rb")), path.stat().st_size
-
-
-class Progress:
-    """A one-line progress meter on stderr, shown only when stderr is a terminal."""
-
-    def __init__(self, total_bytes: int) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.total = total_bytes
-        self.done = 0
-        self._last = 0.0
-
-    def advance(self, size: int) -> None:
-        self.done += size
-        now = time.monotonic()
-        if self.enabled and now - self._last > 0.2:
-            self._last = now
-            share = f" {100 * self.done / self.total:5.1f}%" if self.total else ""
-            print(f"\r  reading {self.done / 1e6:8.1f} MB{share}", end="", file=sys.stderr, flush=True)
-
-    def finish(self) -> None:
-        if self.enabled:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

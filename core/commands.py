@@ -1,10 +1,9 @@
-"""The CLI's commands; each builds the pieces from core and prints. Parsing lives in core/cli.py."""
+"""The CLI's commands; each builds the pieces from core and prints. Parsing lives in core/cli.py, above this."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -15,16 +14,16 @@ from core.alerts.jsonl import JsonlSink
 from core.alerts.memory import MemorySink
 from core.alerts.registry import open_sink
 from core.alerts.table import format_table
-from core.cli import Progress, open_inputs
 from core.errors import ConfigError
-from core.pipeline import Pipeline
+from core.inputs import Input, open_inputs, read_documents
+from core.pipeline import Pipeline, Summary
 from core.report import format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
-from core.sources.documents import iter_documents
 from core.state.registry import open_store
+from core.terminal import Progress, table_width
 from core.timeutil import format_duration
 
 
@@ -36,7 +35,8 @@ def scan(args: argparse.Namespace) -> int:
     store = open_store(_store_uri(args.state))
     with ExitStack() as stack:
         inputs = list(open_inputs(args.paths, stack))
-        progress = Progress(sum(size for _, _, size in inputs))
+        sizes = [source.size for source in inputs]
+        progress = Progress(0 if 0 in sizes else sum(sizes))
         pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
         try:
             summary = pipeline.process(_documents(inputs, progress), fmt=args.format)
@@ -48,21 +48,30 @@ def scan(args: argparse.Namespace) -> int:
     if args.output == "table":
         print(format_table(collected.alerts, width=table_width()) if collected.alerts else "No alerts.")
     print(format_summary(summary, store_label=store.label), file=sys.stderr)
+    if summary.documents and not summary.event_total:
+        print(f"secretwatch: {_no_events_hint(summary, args.format)}", file=sys.stderr)
+        return NO_AUDIT_EVENTS
     return 0
 
 
-def table_width() -> int:
-    """The terminal's width, or a wide table when stdout goes to a file or a pipe."""
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 160
+#: scan's exit code when it read records and none was an audit event: a wrong --format, or not audit logs
+NO_AUDIT_EVENTS = 3
+
+
+def _no_events_hint(summary: Summary, fmt: str) -> str:
+    read = f"none of the {summary.documents:,} documents read held an audit event"
+    if fmt != "auto":
+        return f"{read} in the --format {fmt} layout: check --format, or leave it out to detect each record's"
+    return f"{read}: are these Kubernetes audit logs (EKS, GKE, AKS or the API server's own)?"
 
 
 def _store_uri(value: str) -> str:
     return "memory://" if value == "memory" else value
 
 
-def _documents(inputs: Sequence[tuple[str, object, int]], progress: Progress) -> Iterator[bytes]:
-    for _, stream, _ in inputs:
-        for document in iter_documents(stream):  # type: ignore[arg-type]
+def _documents(inputs: Sequence[Input], progress: Progress) -> Iterator[bytes]:
+    for source in inputs:
+        for document in read_documents(source):
             progress.advance(len(document) + 1)
             yield document
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from core.alerts.memory import MemorySink
 from core.alerts.table import format_table
-from core.commands import table_width
 from core.demo.traffic import PlantedAttack, generate_day
 from core.model import Alert
 from core.pipeline import Pipeline
@@ -18,6 +17,7 @@ from core.rules.loader import load_rules
 from core.rules.schema import Rule
 from core.rules.tuning import load_tuning
 from core.state.registry import open_store
+from core.terminal import table_width
 
 LEARNING_HOURS = 6
 #: The demo clusters' tuning file: exceptions for the readers their operators checked, each with a reason.

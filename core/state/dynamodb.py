@@ -248,7 +248,8 @@ def describe_failure(exc: ClientError | BotoCoreError, *, table: str, region: st
     """One line saying what went wrong with a DynamoDB call and what to do about it."""
     if isinstance(exc, NoRegionError):
         return (
-            f"no AWS region for DynamoDB table {table}: add ?region=R to SECRETWATCH_STORE or set AWS_REGION"
+            f"no AWS region for DynamoDB table {table}: add ?region=R to the store URI "
+            "(SECRETWATCH_STORE, or scan --state) or set AWS_REGION"
         )
     if isinstance(exc, NoCredentialsError):
         return (

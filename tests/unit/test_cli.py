@@ -137,13 +137,13 @@ def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"secretwatch: cannot read {tmp_path / 'missing.json'}: no such file"
+    assert result.stderr.strip() == f"secretwatch: cannot read {tmp_path / 'missing.json'}: no such file or folder"
 
 
 def test_progress_shows_on_a_terminal_and_stays_silent_otherwise(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from core.cli import Progress
+    from core.terminal import Progress
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     quiet = Progress(total_bytes=2_000_000)

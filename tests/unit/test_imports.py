@@ -77,3 +77,16 @@ def test_the_rules_package_holds_data_schema_and_conditions_and_imports_no_layer
     rules = [f"core.rules.{path.stem}" for path in Path(__file__).parents[2].joinpath("core/rules").glob("*.py")]
     imported = modules_imported_by("; import ".join(rules))
     assert {name for name in imported if name.startswith(("core.engine", "core.pipeline", "core.scenarios"))} == set()
+
+
+@pytest.mark.parametrize(
+    ("module", "above_it"),
+    [
+        ("core.commands", {"core.cli"}),
+        ("core.demo.run", {"core.cli", "core.commands"}),
+        ("core.terminal", {"core.cli", "core.commands", "core.demo.run"}),
+        ("core.inputs", {"core.cli", "core.commands", "core.demo.run"}),
+    ],
+)
+def test_the_command_line_sits_on_top_and_nothing_below_imports_it(module: str, above_it: set[str]) -> None:
+    assert modules_imported_by(module) & above_it == set()

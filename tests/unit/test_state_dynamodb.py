@@ -318,7 +318,8 @@ def test_without_credentials_the_error_says_where_to_get_them() -> None:
 def test_without_a_region_the_error_says_how_to_give_one() -> None:
     store = DynamoDBStore(TABLE)
 
-    with pytest.raises(StateError, match=r"add \?region=R to SECRETWATCH_STORE or set AWS_REGION"):
+    hint = r"add \?region=R to the store URI \(SECRETWATCH_STORE, or scan --state\) or set AWS_REGION"
+    with pytest.raises(StateError, match=hint):
         store.get_many(["k"])
 
 

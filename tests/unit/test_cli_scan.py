@@ -1,0 +1,150 @@
+"""`secretwatch scan` as a user meets it: folders, .gz files, input with no audit event, help, version, hints."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import orjson
+import pytest
+
+from core.cli import build_parser, main
+from core.scenarios import build_documents
+from tests.unit.engine_helpers import DENIED
+from tests.unit.sources_wire import FIXTURES
+
+ENUMERATION = build_documents(DENIED.scenarios[1])  # 20 denied gets within 15 minutes
+LINES = b"".join(orjson.dumps(doc) + b"\n" for doc in ENUMERATION)
+
+
+def exit_code(argv: list[str]) -> int:
+    """main's return value, or the code argparse exits with."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def scan_jsonl(paths: list[str], capsys: pytest.CaptureFixture[str], code: int = 0) -> tuple[list[str], str]:
+    assert main(["scan", *paths, "--state", "memory", "--output", "jsonl"]) == code
+    out, err = capsys.readouterr()
+    return sorted(orjson.loads(line)["rule_id"] for line in out.splitlines()), err
+
+
+def test_a_folder_is_read_recursively_files_only_in_sorted_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "b" / "deeper").mkdir(parents=True)
+    lines = LINES.splitlines(keepends=True)
+    (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:10]))
+    (tmp_path / "b" / "deeper" / "c.jsonl").write_bytes(b"".join(lines[10:]))
+    (tmp_path / "b" / "empty").mkdir()
+
+    rule_ids, err = scan_jsonl([str(tmp_path)], capsys)
+
+    assert "secret-access-denied" in rule_ids
+    assert "20 documents, 20 events" in err
+
+
+def test_a_gz_file_is_read_as_its_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.jsonl.gz"
+    path.write_bytes(gzip.compress(LINES + b"{not json\n"))
+
+    rule_ids, err = scan_jsonl([str(path)], capsys)
+
+    assert "secret-access-denied" in rule_ids
+    assert "21 documents, 20 events" in err
+    assert "invalid_json 1" in err
+
+
+def test_a_gz_file_keeps_the_line_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb") as out:
+        out.write(b'{"a": "' + b"x" * (33 * 1024 * 1024) + b'"}\n')
+        out.write(LINES)
+
+    rule_ids, err = scan_jsonl([str(path)], capsys)
+
+    assert "secret-access-denied" in rule_ids
+    assert "too_large 1" in err
+
+
+def test_a_corrupt_gz_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.jsonl.gz"
+    path.write_bytes(b"plain text, not gzip\n")
+
+    assert main(["scan", str(path), "--state", "memory"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"secretwatch: cannot read {path}: not a gzip file, though its name ends in .gz"
+
+
+def test_a_truncated_gz_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.jsonl.gz"
+    path.write_bytes(gzip.compress(LINES)[:-40])
+
+    assert main(["scan", str(path), "--state", "memory"]) == 1
+    assert "the gzip stream ends early" in capsys.readouterr().err
+
+
+def test_input_in_another_format_prints_no_alerts_and_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    gke = FIXTURES / "gke"
+
+    assert main(["scan", str(gke), "--format", "aks", "--state", "memory"]) == 3
+    out, err = capsys.readouterr()
+    assert out.strip() == "No alerts."
+    assert "held an audit event in the --format aks layout: check --format" in err.splitlines()[-1]
+
+
+def test_input_that_is_no_audit_log_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "app.jsonl"
+    path.write_bytes(b'{"level": "info", "msg": "started"}\n')
+
+    assert exit_code(["scan", str(path), "--state", "memory"]) == 3
+    assert "are these Kubernetes audit logs" in capsys.readouterr().err
+
+
+def test_empty_input_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+
+    assert main(["scan", str(tmp_path), "--state", "memory"]) == 0
+    assert capsys.readouterr().out.strip() == "No alerts."
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["--version"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("secretwatch ")
+    assert out.split()[1][0].isdigit() or out.endswith("(not installed)")
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    parser = build_parser()
+    commands = next(action for action in parser._actions if action.choices and "scan" in action.choices)
+    assert isinstance(commands.choices, dict)
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"{name} {action.dest} has no help text"
+
+
+def test_learning_period_help_states_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["scan", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 0s here, while the deployed functions get 7d" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("boto3") is None, reason="not installed: boto3")
+def test_a_dynamodb_store_without_a_region_names_the_flag_and_aws_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(LINES)
+
+    assert main(["scan", str(path), "--state", "dynamodb://secretwatch-state"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "scan --state" in err
+    assert "AWS_REGION" in err
