@@ -26,6 +26,8 @@ SINKS: dict[str, SinkEntry] = {
     "ses": SinkEntry("core.alerts.ses:SesSink", extra="aws"),
     "smtp": SinkEntry("core.alerts.smtp:SmtpSink"),
     "smtps": SinkEntry("core.alerts.smtp:SmtpSink"),
+    "https": SinkEntry("core.alerts.webhook:WebhookSink"),
+    "http": SinkEntry("core.alerts.webhook:WebhookSink"),
 }
 
 #: Query parameters that would put a secret into a URI (and so into shell history, env dumps and logs).
@@ -35,7 +37,7 @@ _URI_START = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def open_sink(uri: str) -> Sink:
-    """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://; see design.md).
+    """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://, https://; see design.md).
 
     Every failure is a ConfigError with one line saying what to change, naming the scheme and the parameter
     but no value from the URI (core.uris), so a secret written there by mistake is not repeated.

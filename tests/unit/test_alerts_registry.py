@@ -39,7 +39,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 
 
 def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
-    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp", "smtps"}
+    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp", "smtps", "https", "http"}
     for entry in registry.SINKS.values():
         module, _, class_name = entry.target.partition(":")
         assert module.startswith("core.alerts.")
@@ -50,7 +50,9 @@ def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
 def test_an_unknown_scheme_lists_the_known_ones() -> None:
     message = config_error("kafka://broker:9092/alerts")
 
-    assert message == "unknown sink scheme: use one of jsonl://, sns://, ses://, smtp://, smtps:// (e.g. jsonl://-)"
+    assert message == (
+        "unknown sink scheme: use one of jsonl://, sns://, ses://, smtp://, smtps://, https://, http:// (e.g. jsonl://-)"
+    )
 
 
 def test_an_unknown_scheme_close_to_a_known_one_suggests_it() -> None:

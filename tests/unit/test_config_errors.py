@@ -68,7 +68,8 @@ class Form:
 
 FORM_NAMES = (
     "memory", "sqlite", "dynamodb", "firestore", "azuretables connection", "azuretables identity", "jsonl stdout",
-    "jsonl file", "sns", "ses", "smtp with password_env", "smtp with password_file", "smtps",
+    "jsonl file", "sns", "ses", "smtp with password_env", "smtp with password_file", "smtps", "https webhook",
+    "http webhook",
 )
 
 
@@ -103,6 +104,9 @@ def forms(tmp: Path) -> dict[str, Form]:
              params={"from": "sw@example.com", "to": "a@example.com", "starttls": "1", "username": "sw",
                      "password_file": str(password_file), "tls_ca": str(ca), "tls_verify": "1"}),
         Form("smtps", "sink", "mail.example.com", params={"from": "sw@example.com", "to": "a@example.com"}),
+        Form("https", "sink", "hooks.example.com", "/services/T0/B0",
+             params={"format": "slack", "secret_env": SETTING}),
+        Form("http", "sink", "127.0.0.1:8080", "/alerts", params={"format": "ocsf"}),
     ], strict=True))
 
 

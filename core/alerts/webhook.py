@@ -1,0 +1,206 @@
+"""Webhooks: one HTTPS POST per alert (``https://HOST/PATH``; ``http://`` only to a loopback host).
+
+The body is the alert's JSON (``?format=json``, the default), its OCSF Detection Finding (``?format=ocsf``)
+or a Slack message (``?format=slack``: ``text`` and ``blocks``, every log value cleaned and shown as plain
+text, so a secret name cannot mention @channel or plant a link). ``?secret_env=NAME`` signs each body with
+HMAC-SHA256 under the key held by that environment variable, in the header
+``X-Secretwatch-Signature-256: sha256=<hex>``.
+
+429 and 5xx answers and connection failures are retried with exponential backoff (a Retry-After header is
+honoured up to RETRY_AFTER_LIMIT seconds), at most ATTEMPTS times per alert. Redirects are not followed: the
+body, and its signature, go only to the configured host. The label and errors name the host, never the path,
+which for many services (Slack among them) is itself the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import SplitResult
+
+from core.alerts import render
+from core.alerts.base import FORMATS, alert_format, encode, uri_params
+from core.errors import ConfigError, DeliveryError
+from core.model import Alert
+from core.uris import where
+
+SIGNATURE_HEADER = "X-Secretwatch-Signature-256"
+#: Tries per alert, the first included.
+ATTEMPTS = 4
+#: Longest wait a Retry-After header can ask for; a longer one is cut to this.
+RETRY_AFTER_LIMIT = 30.0
+BACKOFF = 0.5
+TIMEOUT = 10.0
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A DNS name, an IPv4 address, or an IPv6 address (urlsplit gives it without brackets).
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+# Slack's limits: a header's text, and a section's.
+_SLACK_HEADER = 150
+_SLACK_SECTION = 3000
+_SLACK_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:"}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+class WebhookSink:
+    """POSTs each alert to `url`; `key` signs the bodies when given; `sleep` waits between tries."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        fmt: str = "json",
+        key: bytes | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.fmt = fmt
+        self._key = key
+        self._sleep = _wait if sleep is None else sleep
+        host = urllib.parse.urlsplit(url).hostname or ""
+        self.label = f"webhook:{host}"
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+        if _loopback(host):
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    @classmethod
+    def from_uri(cls, uri: SplitResult) -> WebhookSink:
+        params = uri_params(uri, allowed=("format", "secret_env"))
+        sink = where("sink", uri.scheme)
+        uri.port  # noqa: B018 (a malformed port raises ValueError here, which open_sink reports without it)
+        if not uri.hostname or not _HOST.fullmatch(uri.hostname):
+            raise ConfigError(f"{sink}: the host is missing or not a host name or IP address; use https://HOST/PATH")
+        if uri.scheme == "http" and not _loopback(uri.hostname):
+            raise ConfigError(
+                f"{sink}: plain http is only for a loopback host (127.0.0.1, ::1, localhost); use https://"
+            )
+        fmt = alert_format(params, uri.scheme, choices=(*FORMATS, "slack"))
+        key = _key(params.get("secret_env"), sink)
+        return cls(uri._replace(query="", fragment="").geturl(), fmt=fmt, key=key)
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        """One POST per alert; on failure the DeliveryError names the alerts already posted."""
+        posted: set[str] = set()
+        for alert in alerts:
+            try:
+                self._post(self._body(alert))
+            except DeliveryError as exc:
+                raise DeliveryError(self.label, exc.reason, delivered=frozenset(posted)) from exc
+            posted.add(alert.alert_id)
+
+    def close(self) -> None:
+        """Nothing to release: each POST opens its own connection."""
+
+    def _body(self, alert: Alert) -> bytes:
+        return render.safe_json(slack_message(alert)) if self.fmt == "slack" else encode(alert, self.fmt)
+
+    def _post(self, body: bytes) -> None:
+        headers = {"Content-Type": "application/json", "User-Agent": "secretwatch"}
+        if self._key is not None:
+            headers[SIGNATURE_HEADER] = signature(self._key, body)
+        for attempt in range(1, ATTEMPTS + 1):
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with self._opener.open(request, timeout=TIMEOUT) as response:
+                    response.read()
+                return
+            except urllib.error.HTTPError as exc:
+                status, wait = exc.code, _retry_after(exc.headers.get("Retry-After"))
+                exc.close()
+                if status != 429 and status < 500:
+                    raise DeliveryError(self.label, _refused(status)) from None
+                failure = f"HTTP {status}"
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                failure, wait = f"{type(reason).__name__}: {render.clean_text(reason, limit=200)}", None
+            if attempt == ATTEMPTS:
+                raise DeliveryError(self.label, f"still failing after {ATTEMPTS} attempts ({failure}); retried later")
+            self._sleep(wait if wait is not None else BACKOFF * 2 ** (attempt - 1))
+
+
+def signature(key: bytes, body: bytes) -> str:
+    """The X-Secretwatch-Signature-256 value of `body`: "sha256=" and the hex HMAC-SHA256 under `key`."""
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """A Slack incoming-webhook message: `text` for notifications, `blocks` with the facts and the runbook.
+
+    Values are cleaned (render.clean_text) and shown as plain_text, which Slack never parses for mentions or
+    links; `text` is mrkdwn, so &, < and > are escaped there as Slack asks.
+    """
+    severity = render.clean_text(alert.severity).lower()
+    headline = f"{severity.upper()}: {render.clean_text(alert.title)}"
+    facts = "\n".join(f"{label}: {value}" for label, value in render.facts(alert))
+    runbook = "\n".join(render.runbook_lines(alert))
+    return {
+        "text": f"{_SLACK_EMOJI.get(severity, ':white_circle:')} {_slack_escape(headline)}",
+        "blocks": [
+            {"type": "header", "text": _plain(render.truncate(headline, _SLACK_HEADER))},
+            {"type": "section", "text": _plain(render.truncate(facts, _SLACK_SECTION))},
+            {"type": "section", "text": _plain(render.truncate(f"Runbook:\n{runbook}", _SLACK_SECTION))},
+        ],
+    }
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _key(name: str | None, sink: str) -> bytes | None:
+    if name is None:
+        return None
+    if not _ENV_NAME.fullmatch(name):
+        raise ConfigError(f"{sink}: parameter 'secret_env' must be an environment variable name")
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(
+            f"{sink}: the environment variable named by secret_env is not set or empty; set it to the signing key"
+        )
+    return value.encode()
+
+
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (its delta-seconds form), bounded; None if absent or a date."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(float(value.strip()), RETRY_AFTER_LIMIT)
+
+
+def _refused(status: int) -> str:
+    if status in {401, 403}:
+        return f"the receiver refused the request (HTTP {status}); check its credentials or the signing key"
+    if 300 <= status < 400:
+        return f"the receiver answered with a redirect (HTTP {status}); configure the final URL"
+    return f"the receiver refused the alert (HTTP {status}); check the URL and the format"
