@@ -28,10 +28,12 @@ resource "google_storage_bucket_object" "source" {
   source = var.source_zip
 }
 
-# The SMTP password is never in Terraform: add it as a secret version out of band, before the function is
-# created (Cloud Run refuses a revision whose secret has no version):
-#   terraform apply -target=google_secret_manager_secret.smtp_password
+# The SMTP password is never in Terraform: add it as a secret version out of band, after the first apply
+# (see infra/gcp/README.md):
 #   printf %s "$SMTP_PASSWORD" | gcloud secrets versions add secretwatch-smtp-password --data-file=-
+# Cloud Run refuses a revision whose secret has no version, so Terraform adds a placeholder version first and
+# the function waits for it: one apply creates everything. Until the real password is added, sending fails
+# and the message is retried, then dead-lettered; nothing is lost.
 resource "google_secret_manager_secret" "smtp_password" {
   project   = var.project
   secret_id = "secretwatch-smtp-password"
@@ -43,10 +45,22 @@ resource "google_secret_manager_secret" "smtp_password" {
   depends_on = [google_project_service.required]
 }
 
+resource "google_secret_manager_secret_version" "smtp_password_placeholder" {
+  secret      = google_secret_manager_secret.smtp_password.id
+  secret_data = "placeholder: add the SMTP password as a new version"
+
+  # The real password is a later version, added out of band; Terraform never reads or replaces it.
+  lifecycle {
+    ignore_changes = [secret_data, enabled]
+  }
+}
+
 resource "google_service_account" "function" {
   project      = var.project
   account_id   = "secretwatch-fn"
   display_name = "secretwatch function runtime identity"
+
+  depends_on = [google_project_service.required]
 }
 
 # Least privilege: read and write documents of the secretwatch database only, read the one secret, and
@@ -122,5 +136,6 @@ resource "google_cloudfunctions2_function" "secretwatch" {
     google_project_service.required,
     google_project_iam_member.function_datastore,
     google_secret_manager_secret_iam_member.function_smtp_password,
+    google_secret_manager_secret_version.smtp_password_placeholder,
   ]
 }

@@ -36,4 +36,12 @@ locals {
     ],
   )
   sink_filter = join("\nAND ", local.sink_clauses)
+
+  # The function's "message processed" log lines (one per handled Pub/Sub message), which the no-data
+  # alert counts. A 2nd-gen function runs as the Cloud Run service of the same name.
+  processed_filter = join("\nAND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"secretwatch\"",
+    "jsonPayload.message=\"message processed\"",
+  ])
 }

@@ -32,3 +32,8 @@ output "smtp_password_secret" {
   description = "Secret Manager secret to add the SMTP password to, as a new version."
   value       = google_secret_manager_secret.smtp_password.id
 }
+
+output "no_data_alert_policy" {
+  description = "Cloud Monitoring policy that emails alert_to when no audit message was processed for no_data_minutes."
+  value       = google_monitoring_alert_policy.no_data.name
+}

@@ -61,8 +61,11 @@ resource "google_pubsub_subscription" "push" {
     }
   }
 
+  # One apply: the endpoint is the function's URL (an implicit dependency), and the first push must find
+  # the identity allowed to mint its token and to invoke, and the dead-letter topic writable.
   depends_on = [
     google_pubsub_topic_iam_member.dead_letter_publisher,
+    google_service_account_iam_member.push_token_creator,
     google_cloud_run_v2_service_iam_member.push_invoker,
   ]
 }
@@ -88,6 +91,9 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic   = google_pubsub_topic.dead_letter.name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_service_agent
+
+  # The service agent exists once the Pub/Sub API is enabled.
+  depends_on = [google_project_service.required]
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_acknowledger" {
@@ -95,6 +101,8 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_acknowledger" {
   subscription = google_pubsub_subscription.push.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+
+  depends_on = [google_project_service.required]
 }
 
 # Pub/Sub mints the push OIDC token as this account; projects created before 8 April 2021 need the
@@ -103,12 +111,16 @@ resource "google_service_account" "push" {
   project      = var.project
   account_id   = "secretwatch-push"
   display_name = "secretwatch Pub/Sub push identity"
+
+  depends_on = [google_project_service.required]
 }
 
 resource "google_service_account_iam_member" "push_token_creator" {
   service_account_id = google_service_account.push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
+
+  depends_on = [google_project_service.required]
 }
 
 # A 2nd-gen function is served by a Cloud Run service of the same name; invoking it takes run.invoker there.

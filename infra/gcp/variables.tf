@@ -106,3 +106,14 @@ variable "tuning" {
     error_message = "tuning: null, or a relative path inside the package ending in .yml or .yaml, with no .. or leading /."
   }
 }
+
+variable "no_data_minutes" {
+  description = "Minutes without a processed audit message before the no-data alert emails alert_to (5 to 1410, Cloud Monitoring's longest absence)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.no_data_minutes >= 5 && var.no_data_minutes <= 1410 && floor(var.no_data_minutes) == var.no_data_minutes
+    error_message = "no_data_minutes: a whole number of minutes from 5 to 1410."
+  }
+}

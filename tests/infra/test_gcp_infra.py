@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -277,7 +278,9 @@ def test_smtp_password_reaches_the_function_only_from_secret_manager(gcp: Module
     assert mounted["secret"] == ref("google_secret_manager_secret.smtp_password.secret_id")
     assert accessor["secret_id"] == ref("google_secret_manager_secret.smtp_password.secret_id")
     assert (accessor["role"], accessor["member"]) == ("roles/secretmanager.secretAccessor", FUNCTION_SA)
-    assert not gcp.of_type("google_secret_manager_secret_version"), "the password value stays out of Terraform"
+    versions = gcp.of_type("google_secret_manager_secret_version")
+    assert list(versions) == ["smtp_password_placeholder"], "the password value stays out of Terraform"
+    assert "${" not in versions["smtp_password_placeholder"]["secret_data"], "only a fixed placeholder"
 
 
 def test_function_identity_holds_only_firestore_on_its_database_and_log_writing(gcp: Module) -> None:
@@ -334,3 +337,79 @@ def _field(entry: Mapping[str, Any], path: str) -> str:
 def _seconds(duration: str) -> float:
     assert duration.endswith("s"), duration
     return float(duration[:-1])
+
+
+# --- one apply, and an alert when the audit entries stop ---------------------------------------------------
+
+
+def test_first_apply_waits_for_the_apis_and_the_service_agent_they_create(gcp: Module) -> None:
+    services = gcp.locals["services"]
+    assert {"iam.googleapis.com", "monitoring.googleapis.com", "pubsub.googleapis.com"} <= set(_strings(services))
+    apis = ref("google_project_service.required")
+    for kind, name in [
+        ("google_service_account", "function"),
+        ("google_service_account", "push"),
+        ("google_pubsub_topic_iam_member", "dead_letter_publisher"),
+        ("google_pubsub_subscription_iam_member", "dead_letter_acknowledger"),
+        ("google_service_account_iam_member", "push_token_creator"),
+        ("google_logging_metric", "messages_processed"),
+        ("google_monitoring_notification_channel", "alert_to"),
+    ]:
+        assert apis in gcp.resource(kind, name)["depends_on"], f"{kind}.{name} may run before the APIs are on"
+
+
+def test_function_waits_for_a_placeholder_password_version_so_one_apply_creates_it(gcp: Module) -> None:
+    placeholder = gcp.resource("google_secret_manager_secret_version", "smtp_password_placeholder")
+    assert placeholder["secret"] == ref("google_secret_manager_secret.smtp_password.id")
+    assert "secret_data" in block(placeholder, "lifecycle")["ignore_changes"]  # the real password comes later
+    function = gcp.resource("google_cloudfunctions2_function", "secretwatch")
+    assert ref("google_secret_manager_secret_version.smtp_password_placeholder") in function["depends_on"]
+
+
+def test_push_subscription_waits_until_its_first_push_can_be_signed_and_accepted(gcp: Module) -> None:
+    push = gcp.resource("google_pubsub_subscription", "push")
+    assert {
+        ref("google_service_account_iam_member.push_token_creator"),
+        ref("google_cloud_run_v2_service_iam_member.push_invoker"),
+        ref("google_pubsub_topic_iam_member.dead_letter_publisher"),
+    } <= set(push["depends_on"])
+
+
+def test_processed_metric_counts_the_functions_message_processed_log_lines() -> None:
+    from functions.gcp.logs import JsonFormatter
+
+    main = (INFRA.parent / "functions" / "gcp" / "main.py").read_text(encoding="utf-8")
+    assert 'log.log(severity, "message processed"' in main
+    record = logging.LogRecord("secretwatch.gcp", logging.INFO, "main.py", 73, "message processed", None, None)
+    payload = json.loads(JsonFormatter().format(record))
+    processed_filter = evaluate_locals(FOLDER, VARIABLES, ["processed_filter"])["processed_filter"]
+    revision = {"type": "cloud_run_revision", "labels": {"service_name": "secretwatch"}}
+    assert _matches(processed_filter, {"resource": revision, "jsonPayload": payload})
+    failed = {**payload, "message": "message not processed; Pub/Sub will redeliver it"}
+    assert not _matches(processed_filter, {"resource": revision, "jsonPayload": failed})
+    other = {"type": "cloud_run_revision", "labels": {"service_name": "billing"}}
+    assert not _matches(processed_filter, {"resource": other, "jsonPayload": payload})
+
+
+def test_no_data_policy_emails_the_alert_recipients_when_processed_messages_stop(gcp: Module) -> None:
+    metric = gcp.resource("google_logging_metric", "messages_processed")
+    assert metric["filter"] == ref("local.processed_filter")
+    policy = gcp.resource("google_monitoring_alert_policy", "no_data")
+    absent = block(block(policy, "conditions"), "condition_absent")
+    assert ref("google_logging_metric.messages_processed.name") in absent["filter"]
+    assert absent["duration"] == "${var.no_data_minutes * 60}s"
+    assert gcp.variables["no_data_minutes"]["default"] == 30
+    channels = gcp.resource("google_monitoring_notification_channel", "alert_to")
+    assert channels["for_each"] == "${toset(var.alert_to)}"
+    assert channels["type"] == "email"
+    assert "google_monitoring_notification_channel.alert_to" in policy["notification_channels"]
+
+
+@pytest.mark.parametrize("minutes", [4, 1411, 30.5])
+def test_variables_refuse_a_no_data_period_cloud_monitoring_cannot_watch(minutes: float) -> None:
+    with pytest.raises(TerraformError, match="no_data_minutes"):
+        evaluate_locals(FOLDER, {**VARIABLES, "no_data_minutes": minutes}, ["store_uri"])
+
+
+def _strings(value: Any) -> list[str]:
+    return re.findall(r'"([^"]+)"', value) if isinstance(value, str) else list(value)
