@@ -35,4 +35,9 @@ locals {
     "username=${urlencode(var.smtp_username)}",
     "password_env=SMTP_PASSWORD",
   ]))
+
+  # The no-data alert: batches the function logged as processed in the window. summarize always returns one
+  # row, so an empty window counts 0 rather than returning nothing.
+  no_data_query  = "AppTraces\n| where Message startswith \"batch processed\"\n| summarize processed = count()"
+  no_data_window = var.no_data_minutes < 60 ? "PT${var.no_data_minutes}M" : var.no_data_minutes < 1440 ? "PT${var.no_data_minutes / 60}H" : "P1D"
 }

@@ -32,3 +32,8 @@ output "smtp_password_secret_name" {
   description = "Secret to set to the SMTP password out of band (az keyvault secret set)."
   value       = azurerm_key_vault_secret.smtp_password.name
 }
+
+output "no_data_alert_id" {
+  description = "Azure Monitor alert that emails alert_to when no audit batch was processed for no_data_minutes."
+  value       = azurerm_monitor_scheduled_query_rules_alert_v2.no_data.id
+}

@@ -106,3 +106,14 @@ variable "tuning" {
     error_message = "tuning: null, or a relative path inside the package ending in .yml or .yaml, with no .. or leading /."
   }
 }
+
+variable "no_data_minutes" {
+  description = "Minutes without a processed audit batch before the no-data alert emails alert_to: 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360 or 1440 (Azure Monitor's query windows)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440], var.no_data_minutes)
+    error_message = "no_data_minutes: one of 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360 or 1440."
+  }
+}

@@ -271,3 +271,38 @@ def _referenced_secret(value: str) -> str:
     reference = _KEY_VAULT_REFERENCE.fullmatch(value)
     assert reference, f"not a Key Vault reference to a versionless secret URI: {value!r}"
     return reference[1]
+
+
+# --- an alert when the audit batches stop ------------------------------------------------------------------
+
+
+def test_no_data_alert_counts_the_functions_batch_processed_traces_and_emails_alert_to(azure: Module) -> None:
+    app = (INFRA.parent / "functions" / "azure" / "function_app.py").read_text(encoding="utf-8")
+    assert 'SUMMARY_MESSAGE = "batch processed %s"' in app
+    rule = azure.resource("azurerm_monitor_scheduled_query_rules_alert_v2", "no_data")
+    assert rule["scopes"] == [ref("azurerm_log_analytics_workspace.secretwatch.id")]
+    assert rule["skip_query_validation"] is True  # AppTraces appears only after the first trace
+    criteria = block(rule, "criteria")
+    assert criteria["query"] == ref("local.no_data_query")
+    assert (criteria["metric_measure_column"], criteria["operator"], criteria["threshold"]) == (
+        "processed",
+        "LessThan",
+        1,
+    )
+    assert block(rule, "action")["action_groups"] == [ref("azurerm_monitor_action_group.alert_to.id")]
+    receivers = block(azure.resource("azurerm_monitor_action_group", "alert_to"), "dynamic")["email_receiver"]
+    assert receivers["for_each"] == ref("var.alert_to")
+
+
+@pytest.mark.parametrize(("minutes", "window"), [(30, "PT30M"), (5, "PT5M"), (120, "PT2H"), (1440, "P1D")])
+def test_no_data_window_is_the_quiet_period_as_azure_monitor_spells_it(minutes: int, window: str) -> None:
+    values = evaluate_locals(FOLDER, {**VARIABLES, "no_data_minutes": minutes}, ["no_data_window", "no_data_query"])
+    assert values["no_data_window"] == window
+    assert 'where Message startswith "batch processed"' in values["no_data_query"]
+    assert values["no_data_query"].endswith("summarize processed = count()")  # one row, 0 when nothing came
+
+
+@pytest.mark.parametrize("minutes", [4, 20, 90])
+def test_variables_refuse_a_no_data_period_azure_monitor_has_no_window_for(minutes: int) -> None:
+    with pytest.raises(TerraformError, match="no_data_minutes"):
+        evaluate_locals(FOLDER, {**VARIABLES, "no_data_minutes": minutes}, ["no_data_window"])
