@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--output",
         default="table",
-        choices=["table", "jsonl"],
-        help="alerts on stdout as a table (default) or one JSON object per line",
+        choices=["table", "jsonl", "ocsf"],
+        help="alerts on stdout as a table (default), one JSON object per line, or one OCSF Detection Finding per line",
     )
     scan.add_argument(
         "--learning-period",

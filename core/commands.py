@@ -26,11 +26,14 @@ from core.state.registry import open_store
 from core.terminal import Progress, table_width
 from core.timeutil import format_duration
 
+#: What each --output other than table writes on stdout, as a jsonl sink format.
+_FORMATS = {"jsonl": "json", "ocsf": "ocsf"}
+
 
 def scan(args: argparse.Namespace) -> int:
     rules = _rules(args)
     collected = MemorySink()
-    sinks: list[Sink] = [JsonlSink.stdout() if args.output == "jsonl" else collected]
+    sinks: list[Sink] = [collected if args.output == "table" else JsonlSink.stdout(fmt=_FORMATS[args.output])]
     sinks.extend(open_sink(uri) for uri in args.sink)
     store = open_store(_store_uri(args.state))
     with ExitStack() as stack:

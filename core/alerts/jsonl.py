@@ -1,4 +1,7 @@
-"""JSON lines: one alert per line on stdout (``jsonl://-``) or appended to a file (``jsonl:///abs/path.jsonl``)."""
+"""JSON lines: one alert per line on stdout (``jsonl://-``) or appended to a file (``jsonl:///abs/path.jsonl``).
+
+``?format=ocsf`` writes each alert as an OCSF Detection Finding (core.alerts.ocsf) instead of its own JSON.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import SplitResult, unquote
 
-from core.alerts.base import uri_params
-from core.alerts.render import alert_json
+from core.alerts.base import alert_format, encode, uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
 from core.uris import where
@@ -21,23 +23,24 @@ class JsonlSink:
     an OSError becomes a DeliveryError at once.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, fmt: str = "json") -> None:
         if path is not None and not path.is_absolute():
             raise ConfigError(f"jsonl sink path {str(path)!r} must be absolute (jsonl:///abs/path.jsonl)")
         self.path = path
+        self.fmt = fmt
         self.label = f"jsonl:{path}" if path else "jsonl:-"
 
     @classmethod
-    def stdout(cls) -> JsonlSink:
-        return cls()
+    def stdout(cls, *, fmt: str = "json") -> JsonlSink:
+        return cls(fmt=fmt)
 
     @classmethod
     def from_uri(cls, uri: SplitResult) -> JsonlSink:
-        uri_params(uri, allowed=())
+        fmt = alert_format(uri_params(uri, allowed=("format",)), "jsonl")
         if uri.netloc == "-" and not uri.path:
-            return cls.stdout()
+            return cls.stdout(fmt=fmt)
         if not uri.netloc and uri.path.startswith("/"):
-            return cls(Path(unquote(uri.path)))
+            return cls(Path(unquote(uri.path)), fmt=fmt)
         raise ConfigError(
             f"{where('sink', 'jsonl')}: use jsonl://- for standard output, jsonl:///abs/path.jsonl for a file"
         )
@@ -45,7 +48,7 @@ class JsonlSink:
     def send(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        data = b"".join(alert_json(alert) + b"\n" for alert in alerts)
+        data = b"".join(encode(alert, self.fmt) + b"\n" for alert in alerts)
         try:
             if self.path is None:
                 _write_stdout(data)

@@ -9,6 +9,8 @@ import orjson
 import pytest
 
 from core.alerts.jsonl import JsonlSink
+from core.alerts.ocsf import detection_finding
+from core.alerts.registry import open_sink
 from core.alerts.render import alert_to_dict
 from core.errors import ConfigError, DeliveryError
 from tests.unit.alerts_factory import hostile_alert, make_alert, make_context
@@ -98,7 +100,7 @@ def test_from_uri_refuses_anything_but_stdout_or_an_absolute_path(uri: str) -> N
 
 
 def test_from_uri_refuses_unknown_parameters_without_echoing_their_values() -> None:
-    unknown = r"^sink 'jsonl://': query parameter 1 is unknown; it takes no parameters$"
+    unknown = r"^sink 'jsonl://': query parameter 1 is unknown; it accepts format$"
     with pytest.raises(ConfigError, match=unknown) as raised:
         JsonlSink.from_uri(urlsplit("jsonl://-?token=s3cr3t-value"))
 
@@ -108,3 +110,19 @@ def test_from_uri_refuses_unknown_parameters_without_echoing_their_values() -> N
 def test_a_relative_path_is_refused() -> None:
     with pytest.raises(ConfigError, match="must be absolute"):
         JsonlSink(Path("alerts.jsonl"))
+
+
+def test_format_ocsf_writes_one_detection_finding_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "findings.jsonl"
+    alerts = [make_alert(alert_id="sw-1"), hostile_alert()]
+
+    open_sink(f"jsonl://{path}?format=ocsf").send(alerts)
+
+    assert [orjson.loads(line) for line in path.read_bytes().splitlines()] == [
+        detection_finding(alert) for alert in alerts
+    ]
+
+
+def test_an_unknown_format_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"^sink 'jsonl://': parameter 'format' must be one of json, ocsf$"):
+        JsonlSink.from_uri(urlsplit("jsonl://-?format=cef"))

@@ -39,6 +39,18 @@ def test_scan_jsonl_prints_one_alert_per_line_and_nothing_else(
     assert "21 documents" in err
 
 
+def test_scan_ocsf_prints_one_detection_finding_per_alert(
+    burst_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", str(burst_file), "--state", "memory", "--output", "ocsf"]) == 0
+    findings = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {finding["class_uid"] for finding in findings} == {2004}
+    assert sorted(finding["finding_info"]["analytic"]["uid"] for finding in findings) == [
+        "secret-access-denied",
+        "secret-access-unusual-user-agent",
+    ]
+
+
 def test_scan_table_is_the_default_output(burst_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(burst_file), "--state", "memory"]) == 0
     out, _ = capsys.readouterr()
