@@ -1,0 +1,70 @@
+"""The Terraform folders under infra/ share conventions an operator relies on to deploy from the docs alone.
+
+Each folder documents every variable and output, bounds its provider versions in versions.tf, and ships a
+terraform.tfvars.example that sets exactly the variables without a default, to values its validations accept.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import hcl2
+import pytest
+from hcl2 import SerializationOptions
+
+from tests.infra.hcl import INFRA, TerraformError, evaluate_locals, load_module
+
+FOLDERS = [INFRA / "aws", INFRA / "gcp", INFRA / "azure"]
+_OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+
+
+def _example(folder: Path) -> dict[str, object]:
+    with (folder / "terraform.tfvars.example").open(encoding="utf-8") as handle:
+        values: dict[str, object] = hcl2.load(handle, serialization_options=_OPTIONS)
+    return values
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_example_sets_exactly_the_variables_without_a_default(folder: Path) -> None:
+    required = {name for name, body in load_module(folder).variables.items() if "default" not in body}
+    assert set(_example(folder)) == required
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_example_values_pass_the_variables_validations(folder: Path) -> None:
+    try:
+        evaluate_locals(folder, _example(folder), ["tuning_settings"])
+    except TerraformError as refused:
+        pytest.fail(f"infra/{folder.name}/terraform.tfvars.example is refused: {refused}")
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_example_says_what_each_value_is(folder: Path) -> None:
+    lines = (folder / "terraform.tfvars.example").read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"^\w+\s*=", line):
+            above = lines[index - 1] if index else ""
+            assert above.startswith("#"), f"no comment above {line!r}"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_every_variable_and_output_is_described(folder: Path) -> None:
+    module = load_module(folder)
+    undescribed = [f"variable {name}" for name, body in module.variables.items() if not body.get("description")]
+    undescribed += [f"output {name}" for name, body in module.outputs.items() if not body.get("description")]
+    assert undescribed == []
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_versions_tf_pins_terraform_and_bounds_every_provider_above_and_below(folder: Path) -> None:
+    with (folder / "versions.tf").open(encoding="utf-8") as handle:
+        terraform = hcl2.load(handle, serialization_options=_OPTIONS)["terraform"]
+    assert terraform[0]["required_version"].startswith(">=")
+    providers = terraform[0]["required_providers"]
+    versions = {name: spec["version"] for block in providers for name, spec in block.items()}
+    assert versions
+    assert all(">=" in version and "<" in version.replace("<=", "") for version in versions.values()), versions
+    for path in folder.glob("*.tf"):
+        if path.name != "versions.tf":
+            assert "required_providers" not in path.read_text(encoding="utf-8"), f"{path.name} declares providers"
