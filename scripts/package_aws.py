@@ -1,6 +1,6 @@
 """Build the AWS Lambda package: build/aws/ (what template.yaml's CodeUri points at) and build/secretwatch-aws.zip.
 
-The package holds `core/` (less `core/demo/`, the CLI's demo traffic), `functions/__init__.py`,
+The package holds LICENSE and NOTICE, `core/` (less `core/demo/`, the CLI's demo traffic), `functions/__init__.py`,
 `functions/aws/` and the runtime dependencies for Lambda's Python 3.11 on arm64, read from pyproject.toml
 (the base dependencies plus the `aws` extra). boto3 and botocore are left out: the Lambda runtime provides
 them. Nothing for Google Cloud or Azure goes in.
@@ -36,7 +36,7 @@ PIP_TARGET_FLAGS = (
     "--python-version", "3.11",
     "--only-binary=:all:",
 )  # fmt: skip
-SOURCES = ("core", "functions/__init__.py", "functions/aws")
+SOURCES = ("LICENSE", "NOTICE", "core", "functions/__init__.py", "functions/aws")
 NOT_PACKAGED = frozenset({"core/demo"})
 SKIPPED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
 

@@ -4,7 +4,7 @@ Layout, as the Python v2 programming model expects it at the root of the app:
 
     function_app.py          a two-line entry that imports `app` from functions/azure/function_app.py
     host.json  requirements.txt  .funcignore          (from functions/azure/)
-    core/  functions/__init__.py  functions/azure/*.py
+    LICENSE  NOTICE  core/  functions/__init__.py  functions/azure/*.py
     .python_packages/lib/site-packages/               the dependencies, unless --remote-build
 
 By default the dependencies are installed here, as wheels for Linux x86-64 and CPython 3.11, into
@@ -32,7 +32,7 @@ from scripts.bundle import PackageError, bundle_tuning, check_tuning, pip_instal
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")  # from functions/azure/ to the package root
-SOURCES = ("core", "functions/__init__.py", "functions/azure")
+SOURCES = ("LICENSE", "NOTICE", "core", "functions/__init__.py", "functions/azure")
 SITE_PACKAGES = Path(".python_packages/lib/site-packages")
 PIP_TARGET_FLAGS = (
     "--platform", "manylinux2014_x86_64",

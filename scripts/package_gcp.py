@@ -6,6 +6,7 @@ Cloud Functions wants the entry module as main.py at the root of the upload and 
 from there. The upload therefore holds:
 
     main.py            a shim re-exporting functions.gcp.main.handle_pubsub (entry point handle_pubsub)
+    LICENSE  NOTICE    the licence and the credits for the ported rules
     requirements.txt   functions/gcp/requirements.txt
     core/              the shared core with its rule files, less core/demo (the CLI's demo traffic)
     functions/         functions/__init__.py and functions/gcp/ only (the other doors need other SDKs)
@@ -36,6 +37,8 @@ __all__ = ["handle_pubsub"]
 '''
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 _NOT_UPLOADED = {REPO / "core" / "demo"}
+#: the licence and the credits for the ported rules, at the upload's root
+LEGAL = ("LICENSE", "NOTICE")
 
 
 def assemble(out: Path, tuning: Path | None = None) -> list[Path]:
@@ -46,6 +49,8 @@ def assemble(out: Path, tuning: Path | None = None) -> list[Path]:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / "main.py").write_text(SHIM)
+    for name in LEGAL:
+        shutil.copy2(REPO / name, out / name)
     shutil.copy2(REPO / "functions" / "gcp" / "requirements.txt", out / "requirements.txt")
     shutil.copytree(REPO / "core", out / "core", ignore=_ignored)
     (out / "functions").mkdir()

@@ -510,7 +510,7 @@ def test_the_package_root_holds_the_entry_point_the_worker_indexes(tmp_path: Pat
     assert built.returncode == 0, built.stderr
     root = tmp_path / "azure"
     assert {path.name for path in root.iterdir()} == {
-        "function_app.py", "host.json", "requirements.txt", ".funcignore", "core", "functions",
+        "function_app.py", "host.json", "requirements.txt", ".funcignore", "core", "functions", "LICENSE", "NOTICE",
     }
     assert sorted(path.name for path in (root / "functions").iterdir()) == ["__init__.py", "azure"]
     assert (root / "core" / "rules" / "secret_access_denied.yml").is_file()

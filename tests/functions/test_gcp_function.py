@@ -293,7 +293,7 @@ def upload(tmp_path: Path) -> Path:
 
 def test_the_packaged_upload_runs_on_its_own_copy_of_the_core(upload: Path) -> None:
     top_level = sorted(path.name for path in upload.iterdir())
-    assert top_level == ["core", "functions", "main.py", "requirements.txt"]
+    assert top_level == ["LICENSE", "NOTICE", "core", "functions", "main.py", "requirements.txt"]
     assert not (upload / "core" / "demo").exists()
     assert not (upload / "functions" / "aws").exists()
     script = (
