@@ -1,14 +1,17 @@
 """Amazon SNS: one message per alert, published up to ten at a time (``sns://arn:aws:sns:REGION:ACCOUNT:NAME``).
 
-Each message is the alert's JSON (render.alert_json) with render.subject as its Subject and the String
-message attributes ``rule_id`` and ``severity``, which subscription filter policies can match. On a FIFO
+Each message is published with ``MessageStructure: json``: programs (SQS, Lambda, HTTPS subscribers) get
+``default``, the alert's JSON (render.alert_json) or, with ``?format=ocsf``, its OCSF Detection Finding;
+e-mail subscribers get ``email``, the alert as text (render.render_text, cut to EMAIL_LIMIT characters).
+render.subject is the Subject, and the String message attributes ``rule_id`` and ``severity`` let
+subscription filter policies match. On a FIFO
 topic (a name ending in ``.fifo``) the message group is the rule id and the deduplication id is the alert
 id, so SNS drops a copy that a retried batch publishes within its five-minute deduplication window.
 
-SNS refuses a message over 256 KiB (body and attributes). A larger alert is trimmed, never dropped: audit
-ids are dropped from the end, then the runbook is shortened, and as a last resort every text value is cut
-to 1024 characters. A trimmed message also holds ``"truncated": true``, ``"audit_ids_dropped": N`` and
-``"runbook_truncated": true|false``.
+SNS refuses a message over 256 KiB (both keys, subject and attributes). A larger alert is trimmed, never
+dropped: audit ids are dropped from the end, then the runbook is shortened, and as a last resort every text
+value is cut to 1024 characters. A trimmed message also holds ``"truncated": true``, ``"audit_ids_dropped": N``
+and ``"runbook_truncated": true|false`` (in OCSF, inside ``unmapped``).
 
 ``?region=R&endpoint_url=URL`` send the calls elsewhere than the topic's region: for local testing only.
 """
@@ -29,13 +32,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.alerts import render
 from core.alerts.aws_errors import explain_local
-from core.alerts.base import uri_params
+from core.alerts.base import alert_format, encode, uri_params
+from core.alerts.ocsf import ocsf_json
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert, AlertContext
 from core.uris import AWS_REGION, HTTP_ENDPOINT, checked, where
 
 #: Most bytes SNS takes for one message, and for all the messages of one PublishBatch together.
 MESSAGE_LIMIT = 262_144
+#: Most characters of the text e-mail subscribers get (at most four bytes each in UTF-8).
+EMAIL_LIMIT = 16_000
 #: Most messages in one PublishBatch.
 BATCH_SIZE = 10
 #: Attempts per API call (botocore standard retry mode: throttling, 5xx and connection errors).
@@ -97,6 +103,7 @@ class SnsSink:
         region: str | None = None,
         endpoint_url: str | None = None,
         client: SnsClient | None = None,
+        fmt: str = "json",
     ) -> None:
         topic = Topic.parse(topic_arn)
         if topic is None:
@@ -106,6 +113,7 @@ class SnsSink:
             )
         self.topic = topic
         self.label = f"sns:{topic_arn}"
+        self.fmt = fmt
         self._owns_client = client is None
         self.client: SnsClient = client or boto3.client(
             "sns", region_name=region or topic.region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
@@ -113,11 +121,12 @@ class SnsSink:
 
     @classmethod
     def from_uri(cls, uri: SplitResult) -> SnsSink:
-        params = uri_params(uri, allowed=("region", "endpoint_url"))
+        params = uri_params(uri, allowed=("region", "endpoint_url", "format"))
         sink = where("sink", "sns")
         region = checked(params, "region", AWS_REGION, where=sink, expected="an AWS region like eu-west-1")
         endpoint_url = checked(params, "endpoint_url", HTTP_ENDPOINT, where=sink, expected=_ENDPOINT)
-        return cls(unquote(uri.netloc + uri.path), region=region, endpoint_url=endpoint_url)
+        fmt = alert_format(params, "sns")
+        return cls(unquote(uri.netloc + uri.path), region=region, endpoint_url=endpoint_url, fmt=fmt)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """Publish in batches of ten; on failure, the DeliveryError names the alerts that did go out."""
@@ -145,7 +154,8 @@ class SnsSink:
         room = MESSAGE_LIMIT - len(subject) - _attributes_size(attributes)
         entry: dict[str, Any] = {
             "Id": str(index),
-            "Message": message_body(alert, room).decode(),
+            "Message": structured_message(alert, room, fmt=self.fmt).decode(),
+            "MessageStructure": "json",
             "Subject": subject,
             "MessageAttributes": attributes,
         }
@@ -215,15 +225,30 @@ class SnsSink:
         return f"SNS refused the request ({said})"
 
 
-def message_body(alert: Alert, limit: int) -> bytes:
-    """The alert's JSON if it fits in `limit` bytes, else the alert trimmed to fit and marked (see above)."""
-    body = render.alert_json(alert)
-    return body if len(body) <= limit else _trimmed(alert, limit)
+def structured_message(alert: Alert, limit: int, *, fmt: str = "json") -> bytes:
+    """The JSON object of a ``MessageStructure: json`` message, at most `limit` bytes: ``default`` and ``email``."""
+    email = render.truncate(render.render_text([alert]), EMAIL_LIMIT)
+
+    def wrap(body: bytes) -> bytes:
+        return orjson.dumps({"default": body.decode(), "email": email})
+
+    return wrap(message_body(alert, limit, fmt=fmt, wrap=wrap))
 
 
-def _trimmed(alert: Alert, limit: int) -> bytes:
+def message_body(
+    alert: Alert, limit: int, *, fmt: str = "json", wrap: Callable[[bytes], bytes] = lambda body: body
+) -> bytes:
+    """The alert in `fmt` if wrap(it) fits in `limit` bytes, else the alert trimmed to fit and marked (see above)."""
+    body = encode(alert, fmt)
+    return body if len(wrap(body)) <= limit else _trimmed(alert, limit, fmt, wrap)
+
+
+def _trimmed(alert: Alert, limit: int, fmt: str, wrap: Callable[[bytes], bytes]) -> bytes:
+    def marked(candidate: Alert) -> bytes:
+        return _marked_json(candidate, alert, fmt)
+
     def fits(candidate: Alert) -> bool:
-        return len(_marked_json(candidate, alert)) <= limit
+        return len(wrap(marked(candidate))) <= limit
 
     # Each shrinker makes a smaller alert the smaller its argument; the first one that fits at 0 is used.
     audit_ids, runbook = alert.audit_ids, alert.runbook
@@ -233,8 +258,8 @@ def _trimmed(alert: Alert, limit: int) -> bytes:
     ]
     for most, shrink in shrinkers:
         if fits(shrink(0)):
-            return _marked_json(shrink(_largest(most, shrink, fits)), alert)
-    return _marked_json(_clipped(replace(alert, audit_ids=(), runbook="")), alert)
+            return marked(shrink(_largest(most, shrink, fits)))
+    return marked(_clipped(replace(alert, audit_ids=(), runbook="")))
 
 
 def _largest(most: int, shrink: Callable[[int], Alert], fits: Callable[[Alert], bool]) -> int:
@@ -249,14 +274,16 @@ def _largest(most: int, shrink: Callable[[int], Alert], fits: Callable[[Alert], 
     return low
 
 
-def _marked_json(trimmed: Alert, original: Alert) -> bytes:
+def _marked_json(trimmed: Alert, original: Alert, fmt: str) -> bytes:
     marker = {
         "truncated": True,
         "audit_ids_dropped": len(original.audit_ids) - len(trimmed.audit_ids),
         "runbook_truncated": trimmed.runbook != original.runbook,
     }
     # Both are JSON objects: the marker's members go in before the alert's closing brace, so the alert keeps
-    # alert_json's escaping.
+    # alert_json's escaping. OCSF keeps what its schema does not define under "unmapped".
+    if fmt == "ocsf":
+        return ocsf_json(trimmed)[:-1] + b',"unmapped":' + orjson.dumps(marker) + b"}"
     return render.alert_json(trimmed)[:-1] + b"," + orjson.dumps(marker)[1:]
 
 

@@ -1,7 +1,8 @@
 """The SNS sink under moto: what a subscriber receives, read back through an SQS subscription.
 
 The SQS queues subscribe without raw delivery, so each SQS body is the SNS notification envelope whose
-"Message" is what the sink published.
+"Message" is the "default" key of what the sink published (a MessageStructure json object); moto's record of
+the topic holds the whole object, with the "email" key e-mail subscribers get.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
+from moto.sns.models import sns_backends
 
+from core.alerts.ocsf import detection_finding
 from core.alerts.registry import open_sink
-from core.alerts.render import alert_json, alert_to_dict, subject
-from core.alerts.sns import MESSAGE_LIMIT, SnsSink, message_body
+from core.alerts.render import alert_json, alert_to_dict, render_text, subject
+from core.alerts.sns import EMAIL_LIMIT, MESSAGE_LIMIT, SnsSink, message_body
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
 from tests.unit.alerts_factory import hostile_alert, make_alert, make_context
@@ -90,13 +93,18 @@ def publish_batch_calls(client: Any) -> list[int]:
     return calls
 
 
-def message_size(envelope: dict[str, Any]) -> int:
-    """What SNS counts against its limit: the message, the subject and each attribute's name, type, value."""
+def published(topic_arn: str) -> list[str]:
+    """Each Message as the sink published it (the MessageStructure json object), in order."""
+    return [sent[1] for sent in sns_backends[ACCOUNT][REGION].topics[topic_arn].sent_notifications]
+
+
+def message_size(envelope: dict[str, Any], message: str) -> int:
+    """What SNS counts against its limit: the published message (both keys), the subject and each attribute."""
     attributes = sum(
         len(name) + len(value["Type"]) + len(value["Value"].encode())
         for name, value in envelope["MessageAttributes"].items()
     )
-    return len(envelope["Message"].encode()) + len(envelope["Subject"]) + attributes
+    return len(message.encode()) + len(envelope["Subject"]) + attributes
 
 
 def test_each_alert_arrives_as_its_json_with_a_subject_and_filterable_attributes(topic: Subscription) -> None:
@@ -114,6 +122,39 @@ def test_each_alert_arrives_as_its_json_with_a_subject_and_filterable_attributes
         "rule_id": {"Type": "String", "Value": "secret-access-unusual-user-agent"},
         "severity": {"Type": "String", "Value": "high"},
     }
+
+
+def test_programs_get_the_json_and_email_subscribers_the_text(topic: Subscription) -> None:
+    alert = make_alert()
+
+    SnsSink(topic.topic_arn).send([alert])
+
+    [sent] = published(topic.topic_arn)
+    assert orjson.loads(sent) == {"default": alert_json(alert).decode(), "email": render_text([alert])}
+
+
+def test_format_ocsf_publishes_the_detection_finding_for_programs(topic: Subscription) -> None:
+    alert = make_alert()
+
+    open_sink(f"sns://{topic.topic_arn}?format=ocsf").send([alert])
+
+    [envelope] = topic.received()
+    assert orjson.loads(envelope["Message"]) == detection_finding(alert)
+    assert orjson.loads(published(topic.topic_arn)[0])["email"] == render_text([alert])
+
+
+def test_an_ocsf_finding_over_256_kib_is_cut_and_marked_under_unmapped(topic: Subscription) -> None:
+    huge = "x" * 300_000
+    alert = make_alert(make_context(user_agent=huge), runbook="")
+
+    open_sink(f"sns://{topic.topic_arn}?format=ocsf").send([alert])
+
+    [envelope] = topic.received()
+    finding = orjson.loads(envelope["Message"])
+    assert finding["class_uid"] == 2004
+    assert finding["http_request"]["user_agent"] == "x" * 1023 + "…"
+    assert finding["unmapped"]["truncated"] is True
+    assert message_size(envelope, published(topic.topic_arn)[0]) <= MESSAGE_LIMIT
 
 
 def test_the_message_names_the_pod_and_node_of_a_bound_token(topic: Subscription) -> None:
@@ -181,8 +222,9 @@ def test_an_alert_over_256_kib_keeps_the_audit_ids_that_fit_and_says_how_many_we
     assert message["runbook_truncated"] is False
     expected = {**alert_to_dict(alert), "audit_ids": kept}
     assert {key: value for key, value in message.items() if key in expected} == expected
-    # As many ids as fit: one more (its quotes and a comma) would go over the limit.
-    assert message_size(envelope) <= MESSAGE_LIMIT < message_size(envelope) + len(audit_ids[0]) + 3
+    # As many ids as fit: one more (its escaped quotes and a comma) would go over the limit.
+    [sent] = published(topic.topic_arn)
+    assert message_size(envelope, sent) <= MESSAGE_LIMIT < message_size(envelope, sent) + len(audit_ids[0]) + 5
 
 
 def test_a_runbook_too_long_for_any_message_is_shortened_once_every_audit_id_is_dropped(
@@ -200,7 +242,11 @@ def test_a_runbook_too_long_for_any_message_is_shortened_once_every_audit_id_is_
     assert message["runbook_truncated"] is True
     assert message["runbook"].endswith("…")
     assert runbook.startswith(message["runbook"][:-1])
-    assert MESSAGE_LIMIT - 10 < message_size(envelope) <= MESSAGE_LIMIT
+    [sent] = published(topic.topic_arn)
+    assert MESSAGE_LIMIT - 10 < message_size(envelope, sent) <= MESSAGE_LIMIT
+    email = orjson.loads(sent)["email"]
+    assert len(email) == EMAIL_LIMIT
+    assert email.endswith("…")
 
 
 def test_log_values_too_long_for_any_message_are_cut_as_a_last_resort(topic: Subscription) -> None:
@@ -215,7 +261,8 @@ def test_log_values_too_long_for_any_message_are_cut_as_a_last_resort(topic: Sub
     assert message["title"] == huge[:1023] + "…"
     assert message["context"]["user_agent"] == huge[:1023] + "…"
     assert message["context"]["username"] == "alice@example.com"
-    assert message_size(envelope) <= MESSAGE_LIMIT
+    [sent] = published(topic.topic_arn)
+    assert message_size(envelope, sent) <= MESSAGE_LIMIT
 
 
 def test_hostile_values_leave_a_one_line_ascii_subject_and_an_exact_message(topic: Subscription) -> None:
@@ -284,7 +331,8 @@ def entry(alert: Alert, entry_id: str) -> dict[str, Any]:
     """The PublishBatch entry the sink sends for an alert that fits in one message."""
     return {
         "Id": entry_id,
-        "Message": alert_json(alert).decode(),
+        "Message": orjson.dumps({"default": alert_json(alert).decode(), "email": render_text([alert])}).decode(),
+        "MessageStructure": "json",
         "Subject": subject([alert]),
         "MessageAttributes": {
             "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
