@@ -16,6 +16,8 @@ from core.errors import ConfigError, DeliveryError, RuleError, SecretwatchError,
 from core.timeutil import parse_duration
 
 DEFAULT_STATE = "sqlite:.secretwatch/state.db"
+#: how many skipped records `scan -v` lists
+MAX_LISTED = 20
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far behind its group's newest event an event still counts in its own window (default 7d)",
     )
     scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
+    scan.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        const=MAX_LISTED,
+        default=0,
+        help=f"after the summary, list the first {MAX_LISTED} skipped records with their file and line",
+    )
     _rule_options(scan)
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
     test.add_argument("rule_ids", nargs="*", metavar="RULE_ID", help="only these rules (default: all)")

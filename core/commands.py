@@ -17,7 +17,7 @@ from core.alerts.table import format_table
 from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.pipeline import Pipeline, Summary
-from core.report import format_summary
+from core.report import SkippedRecords, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
@@ -36,13 +36,16 @@ def scan(args: argparse.Namespace) -> int:
     sinks: list[Sink] = [collected if args.output == "table" else JsonlSink.stdout(fmt=_FORMATS[args.output])]
     sinks.extend(open_sink(uri) for uri in args.sink)
     store = open_store(_store_uri(args.state))
+    skipped = SkippedRecords(limit=args.verbose)
     with ExitStack() as stack:
         inputs = list(open_inputs(args.paths, stack))
         sizes = [source.size for source in inputs]
         progress = Progress(0 if 0 in sizes else sum(sizes))
         pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
         try:
-            summary = pipeline.process(_documents(inputs, progress), fmt=args.format)
+            summary = pipeline.process(
+                _documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped
+            )
         finally:
             progress.finish()
             store.close()
@@ -51,6 +54,8 @@ def scan(args: argparse.Namespace) -> int:
     if args.output == "table":
         print(format_table(collected.alerts, width=table_width()) if collected.alerts else "No alerts.")
     print(format_summary(summary, store_label=store.label), file=sys.stderr)
+    if listed := skipped.format(summary):
+        print(listed, file=sys.stderr)
     if summary.documents and not summary.event_total:
         print(f"secretwatch: {_no_events_hint(summary, args.format)}", file=sys.stderr)
         return NO_AUDIT_EVENTS
@@ -72,9 +77,10 @@ def _store_uri(value: str) -> str:
     return "memory://" if value == "memory" else value
 
 
-def _documents(inputs: Sequence[Input], progress: Progress) -> Iterator[bytes]:
+def _documents(inputs: Sequence[Input], progress: Progress, skipped: SkippedRecords) -> Iterator[bytes]:
     for source in inputs:
-        for document in read_documents(source):
+        for line, document in read_documents(source):
+            skipped.at(source.name, line)
             progress.advance(len(document) + 1)
             yield document
 

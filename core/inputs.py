@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from core.errors import ConfigError, SecretwatchError
-from core.sources.documents import iter_documents
+from core.sources.documents import iter_numbered_documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +55,11 @@ def open_inputs(paths: Sequence[str], stack: ExitStack) -> Iterator[Input]:
             yield Input(name, stack.enter_context(path.open("rb")), path.stat().st_size)
 
 
-def read_documents(source: Input) -> Iterator[bytes]:
-    """The documents of one input; a corrupt .gz file is one line naming it."""
+def read_documents(source: Input) -> Iterator[tuple[int, bytes]]:
+    """(line number where it starts, document) for each document of one input; a corrupt .gz file is one line
+    naming it."""
     try:
-        yield from iter_documents(source.stream)
+        yield from iter_numbered_documents(source.stream)
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:
         raise SecretwatchError(f"cannot read {source.name}: {_reason(exc)}") from None
 

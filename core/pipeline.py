@@ -107,7 +107,9 @@ class Pipeline:
         *,
         fmt: str = "auto",
         progress: Callable[[int], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
     ) -> Summary:
+        """Run `documents` through the rules; `on_skip` hears the reason for each record skipped, as it is."""
         summary = Summary()
         received_at = self._clock()  # one time of receipt per call, as one invocation receives its whole batch
         latest = received_at + FUTURE_SLACK
@@ -121,6 +123,8 @@ class Pipeline:
                 if isinstance(item, AuditEvent):
                     if not PLAUSIBLE_SINCE <= item.timestamp <= latest:
                         summary.malformed["implausible_timestamp"] += 1
+                        if on_skip is not None:
+                            on_skip("implausible_timestamp")
                         continue
                     key = (item.audit_id, item.stage)
                     if key in seen:
@@ -136,6 +140,8 @@ class Pipeline:
                     summary.events[item.cloud] += item.count
                 else:
                     (summary.malformed if item.malformed else summary.ignored)[item.reason] += 1
+                    if on_skip is not None:
+                        on_skip(item.reason)
             if progress is not None:
                 progress(summary.documents)
         self._flush(batch, summary)

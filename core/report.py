@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from core.pipeline import Summary
 
@@ -32,3 +33,33 @@ def format_summary(summary: Summary, *, store_label: str) -> str:
         lines.append(f"  events without any timestamp (ingestion time used): {summary.inferred_timestamps:,}")
     lines.append(f"  state:    {store_label}, {summary.state_reads:,} reads, {summary.state_writes:,} writes")
     return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class SkippedRecords:
+    """The first `limit` records a run skipped, each with the file and line it came from (`scan -v`).
+
+    The reader says where it is (`at`) before the pipeline reads a document, and the pipeline reports each record
+    it skips (`skipped`) as it reads that document.
+    """
+
+    limit: int = 20
+    listed: list[tuple[str, int, str]] = field(default_factory=list)
+    _where: tuple[str, int] = ("", 0)
+
+    def at(self, name: str, line: int) -> None:
+        self._where = (name, line)
+
+    def skipped(self, reason: str) -> None:
+        if len(self.listed) < self.limit:
+            self.listed.append((*self._where, reason))
+
+    def format(self, summary: Summary) -> str:
+        """The listed records under a heading; empty when none was skipped."""
+        total = sum(summary.malformed.values()) + sum(summary.ignored.values())
+        if not self.listed:
+            return ""
+        shown = f"the first {len(self.listed)} of {total:,}" if total > len(self.listed) else f"all {total:,}"
+        lines = [f"  skipped records ({shown}):"]
+        lines += [f"    {name}:{line}: {reason}" for name, line, reason in self.listed]
+        return "\n".join(lines)

@@ -29,41 +29,51 @@ _CHUNK = 1024 * 1024
 
 def iter_documents(stream: BinaryIO) -> Iterator[bytes]:
     """Yield each document of `stream`: its lines, or its whole text (see the module's rule)."""
-    first = _first_line(stream)
+    for _, document in iter_numbered_documents(stream):
+        yield document
+
+
+def iter_numbered_documents(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, counted from 1, where it starts; document) for each document of `stream`."""
+    first, number = _first_line(stream)
     if first is None:
         return
     if _is_json(first):
-        yield first.strip()
-        yield from _lines(stream)
+        yield number, first.strip()
+        yield from _lines(stream, start=number + 1)
         return
     if first.strip() in _OPENERS:
-        yield _whole(first, stream)
+        yield number, _whole(first, stream)
         return
     held = first + stream.read(max(MAX_DOCUMENT_BYTES + 1 - len(first), 0))
     if len(held) <= MAX_DOCUMENT_BYTES and _is_json(held):
-        yield held
+        yield number, held
         return
-    yield from _lines(BytesIO(held), then=stream)
+    yield from _lines(BytesIO(held), then=stream, start=number)
 
 
-def _first_line(stream: BinaryIO) -> bytes | None:
-    line = _line(stream).removeprefix(_BOM)
+def _first_line(stream: BinaryIO) -> tuple[bytes | None, int]:
+    """The first non-blank line and its number."""
+    line, number = _line(stream).removeprefix(_BOM), 1
     while line:
         if line.strip():
-            return line
-        line = _line(stream)
-    return None
+            return line, number
+        line, number = _line(stream), number + 1
+    return None, number
 
 
-def _lines(stream: BinaryIO, then: BinaryIO | None = None) -> Iterator[bytes]:
-    """The non-blank lines of `stream`, continued by `then` (the rest of a line `stream` ends in comes first)."""
+def _lines(stream: BinaryIO, then: BinaryIO | None = None, *, start: int) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of `stream`, numbered from `start`, continued by `then` (the rest of a line `stream`
+    ends in comes first)."""
+    number = start
     while line := _line(stream):
         if then is not None and not line.endswith(b"\n"):
             line += _line(then, MAX_DOCUMENT_BYTES + 1 - len(line))
         if document := line.strip():
-            yield document
+            yield number, document
+        number += 1
     if then is not None:
-        yield from _lines(then)
+        yield from _lines(then, start=number)
 
 
 def _line(stream: BinaryIO, size: int | None = None) -> bytes:

@@ -148,3 +148,30 @@ def test_a_dynamodb_store_without_a_region_names_the_flag_and_aws_region(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "scan --state" in err
     assert "AWS_REGION" in err
+
+
+def test_verbose_lists_the_first_20_skipped_records_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "a.jsonl"
+    first.write_bytes(b"{not json\n\n" + LINES[:200].split(b"\n")[0][:50] + b"\n" + LINES)
+    second = tmp_path / "b.jsonl.gz"
+    second.write_bytes(gzip.compress(b'{"kind": "Event"}\n' * 30))
+
+    assert main(["scan", str(tmp_path), "--state", "memory", "--output", "jsonl", "-v"]) == 0
+    err = capsys.readouterr().err
+    listing = err[err.index("  skipped records"):].splitlines()
+    assert listing[0] == "  skipped records (the first 20 of 32):"
+    assert listing[1] == f"    {first}:1: invalid_json"
+    assert listing[2] == f"    {first}:3: invalid_json"
+    assert listing[3].startswith(f"    {second}:1: ")
+    assert listing[20].startswith(f"    {second}:18: ")
+    assert len(listing) == 21
+
+
+def test_without_verbose_no_record_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"{not json\n" + LINES)
+
+    assert main(["scan", str(path), "--state", "memory", "--output", "jsonl"]) == 0
+    assert "skipped records" not in capsys.readouterr().err
