@@ -68,3 +68,30 @@ def test_versions_tf_pins_terraform_and_bounds_every_provider_above_and_below(fo
     for path in folder.glob("*.tf"):
         if path.name != "versions.tf":
             assert "required_providers" not in path.read_text(encoding="utf-8"), f"{path.name} declares providers"
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_readme_names_every_variable_and_output(folder: Path) -> None:
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    module = load_module(folder)
+    missing = [name for name in [*module.variables, *module.outputs] if f"`{name}`" not in readme]
+    assert missing == []
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+def test_readme_commands_are_complete_enough_to_paste(folder: Path) -> None:
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("    ")]
+    commands += re.findall(r"`([^`]+)`", readme)
+    assert commands
+    assert [command for command in commands if "..." in command or "…" in command] == []
+
+
+def test_aws_readme_names_every_sam_parameter_and_output() -> None:
+    template = (INFRA.parent / "template.yaml").read_text(encoding="utf-8")
+    sections = re.split(r"^(\w+):\n", template, flags=re.MULTILINE)
+    named = {sections[i]: sections[i + 1] for i in range(1, len(sections) - 1, 2)}
+    declared = re.findall(r"^  (\w+):\n", named["Parameters"] + named["Outputs"], flags=re.MULTILINE)
+    readme = (INFRA / "aws" / "README.md").read_text(encoding="utf-8")
+    assert declared
+    assert [name for name in declared if f"`{name}`" not in readme] == []
