@@ -73,12 +73,22 @@ variable "reserved_concurrency" {
   description = "Reserved concurrent executions for the function; -1 for none (the account's unreserved pool)."
   type        = number
   default     = -1
+
+  validation {
+    condition     = var.reserved_concurrency >= -1 && floor(var.reserved_concurrency) == var.reserved_concurrency
+    error_message = "reserved_concurrency: -1 for none, or a whole number of executions."
+  }
 }
 
 variable "log_retention_days" {
   description = "Days to keep the function's own logs."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days: a retention CloudWatch Logs accepts, such as 30, 90 or 365."
+  }
 }
 
 variable "tags" {

@@ -48,6 +48,11 @@ variable "smtp_port" {
   description = "SMTP submission port."
   type        = number
   default     = 587
+
+  validation {
+    condition     = var.smtp_port >= 1 && var.smtp_port <= 65535
+    error_message = "smtp_port: a TCP port, such as 587."
+  }
 }
 
 variable "smtp_username" {
@@ -76,24 +81,44 @@ variable "eventhub_partition_count" {
   description = "Partitions of the audit hub: the most Function instances that read it in parallel. Fixed once created."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.eventhub_partition_count >= 1 && var.eventhub_partition_count <= 32
+    error_message = "eventhub_partition_count: 1 to 32 on the Standard tier."
+  }
 }
 
 variable "eventhub_message_retention_days" {
   description = "Days the hub keeps audit records the function has not read yet (1 to 7 on the Standard tier)."
   type        = number
   default     = 3
+
+  validation {
+    condition     = var.eventhub_message_retention_days >= 1 && var.eventhub_message_retention_days <= 7
+    error_message = "eventhub_message_retention_days: 1 to 7 on the Standard tier."
+  }
 }
 
 variable "log_retention_days" {
   description = "Retention of the Function App's Application Insights workspace."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
+    error_message = "log_retention_days: 30 to 730, what a Log Analytics workspace accepts."
+  }
 }
 
 variable "storage_replication_type" {
   description = "Replication of the storage account (ZRS survives a zone outage; use LRS where the region has no zones)."
   type        = string
   default     = "ZRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"], var.storage_replication_type)
+    error_message = "storage_replication_type: LRS, ZRS, GRS, RAGRS, GZRS or RAGZRS."
+  }
 }
 
 variable "tuning" {

@@ -1,6 +1,11 @@
 variable "project" {
   description = "Project that runs the GKE clusters to watch; everything here is created in it."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project))
+    error_message = "project: a project ID such as acme-prod-payments (not its name or number)."
+  }
 }
 
 variable "region" {
@@ -49,6 +54,11 @@ variable "smtp_port" {
   description = "SMTP submission port."
   type        = number
   default     = 587
+
+  validation {
+    condition     = var.smtp_port >= 1 && var.smtp_port <= 65535
+    error_message = "smtp_port: a TCP port, such as 587."
+  }
 }
 
 variable "smtp_username" {
@@ -60,6 +70,11 @@ variable "smtp_password_version" {
   description = "Version of the SMTP password secret the function reads; pin a number to roll out rotations deliberately."
   type        = string
   default     = "latest"
+
+  validation {
+    condition     = can(regex("^(latest|[1-9][0-9]*)$", var.smtp_password_version))
+    error_message = "smtp_password_version: latest, or a version number such as 2."
+  }
 }
 
 variable "learning_period" {
@@ -83,6 +98,11 @@ variable "max_instances" {
   description = "Upper bound on function instances; Pub/Sub push slows down rather than dropping when it is reached."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.max_instances >= 1 && floor(var.max_instances) == var.max_instances
+    error_message = "max_instances: a whole number of at least 1."
+  }
 }
 
 variable "max_delivery_attempts" {

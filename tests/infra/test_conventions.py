@@ -95,3 +95,25 @@ def test_aws_readme_names_every_sam_parameter_and_output() -> None:
     readme = (INFRA / "aws" / "README.md").read_text(encoding="utf-8")
     assert declared
     assert [name for name in declared if f"`{name}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    ("cloud", "variable", "value"),
+    [
+        ("aws", "reserved_concurrency", -2),
+        ("aws", "log_retention_days", 31),
+        ("gcp", "project", "Acme Prod"),
+        ("gcp", "smtp_port", 70000),
+        ("gcp", "smtp_password_version", "v2"),
+        ("gcp", "max_instances", 0),
+        ("azure", "smtp_port", 0),
+        ("azure", "eventhub_partition_count", 33),
+        ("azure", "eventhub_message_retention_days", 8),
+        ("azure", "log_retention_days", 7),
+        ("azure", "storage_replication_type", "Premium_LRS"),
+    ],
+)
+def test_a_malformed_value_is_refused_at_plan_naming_its_variable(cloud: str, variable: str, value: object) -> None:
+    folder = INFRA / cloud
+    with pytest.raises(TerraformError, match=f"{variable}:"):
+        evaluate_locals(folder, {**_example(folder), variable: value}, ["tuning_settings"])
