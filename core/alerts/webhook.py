@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import os
 import re
@@ -124,7 +125,7 @@ class WebhookSink:
                 if status != 429 and status < 500:
                     raise DeliveryError(self.label, _refused(status)) from None
                 failure = f"HTTP {status}"
-            except (urllib.error.URLError, OSError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", exc)
                 failure, wait = f"{type(reason).__name__}: {render.clean_text(reason, limit=200)}", None
             if attempt == ATTEMPTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socketserver
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,23 @@ def test_a_4xx_is_not_retried_and_the_error_does_not_show_the_path(receiver: Rec
     assert len(receiver.requests) == 1
     assert "HTTP 404" in str(raised.value)
     assert "hooks" not in str(raised.value)
+
+
+def test_a_receiver_that_does_not_speak_http_is_retried_then_a_delivery_error() -> None:
+    class Garbage(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Garbage) as server:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        sleeps = Sleeps()
+        with pytest.raises(DeliveryError) as raised:
+            WebhookSink(f"http://127.0.0.1:{server.server_address[1]}/a", sleep=sleeps).send([make_alert()])
+        server.shutdown()
+
+    assert "still failing after 4 attempts (BadStatusLine" in str(raised.value)
+    assert len(sleeps) == ATTEMPTS - 1
 
 
 def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
