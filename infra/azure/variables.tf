@@ -142,3 +142,14 @@ variable "no_data_minutes" {
     error_message = "no_data_minutes: one of 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360 or 1440."
   }
 }
+
+variable "extra_sinks" {
+  description = "More alert sink URIs after the e-mail, such as a webhook. No secret in a URI; this module sets no environment variable a sink would read one from."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for uri in var.extra_sinks : can(regex("^[a-z][a-z0-9+.-]*://[^\\s]+$", uri))])
+    error_message = "extra_sinks: sink URIs such as jsonl://-, each starting with its scheme and holding no spaces."
+  }
+}

@@ -8,8 +8,11 @@ locals {
 
   store_uri = "firestore://${local.state_collection}?project=${var.project}&database=${local.firestore_database}"
 
+  # The e-mail sink first, then any extra sinks; the app splits the list at commas that start a new URI.
+  sinks_uri = join(",", concat([local.smtp_uri], var.extra_sinks))
+
   # Addresses are percent-encoded: a "+" in a query string would otherwise arrive as a space.
-  sinks_uri = format("smtp://%s:%d?%s", var.smtp_host, var.smtp_port, join("&", [
+  smtp_uri = format("smtp://%s:%d?%s", var.smtp_host, var.smtp_port, join("&", [
     "from=${urlencode(var.alert_from)}",
     "to=${join(",", [for address in var.alert_to : urlencode(address)])}",
     "starttls=1",

@@ -117,3 +117,23 @@ def test_a_malformed_value_is_refused_at_plan_naming_its_variable(cloud: str, va
     folder = INFRA / cloud
     with pytest.raises(TerraformError, match=f"{variable}:"):
         evaluate_locals(folder, {**_example(folder), variable: value}, ["tuning_settings"])
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_extra_sinks_follow_the_email_sink_as_the_app_splits_them(cloud: str) -> None:
+    from core.alerts.registry import split_uris
+
+    folder = INFRA / cloud
+    extra = ["jsonl://-", "webhook://hooks.acme.example/secretwatch?token_env=HOOK_TOKEN"]
+    alone = evaluate_locals(folder, _example(folder), ["sinks_uri"])["sinks_uri"]
+    both = evaluate_locals(folder, {**_example(folder), "extra_sinks": extra}, ["sinks_uri"])["sinks_uri"]
+    assert split_uris(alone) == [alone]
+    assert alone.startswith("smtp://")
+    assert split_uris(both) == [alone, *extra]
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_extra_sinks_refuse_what_is_not_a_uri(cloud: str) -> None:
+    folder = INFRA / cloud
+    with pytest.raises(TerraformError, match="extra_sinks:"):
+        evaluate_locals(folder, {**_example(folder), "extra_sinks": ["hooks.acme.example"]}, ["sinks_uri"])
