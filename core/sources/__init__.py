@@ -2,8 +2,8 @@
 
     decode(document, fmt="auto", received_at=...) -> AuditEvent | Skip, ...
 
-A document is detected by its keys (see `detect`) and unwrapped recursively: Lambda `awslogs` ->
-CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
+A document is detected by its keys (see `detect`) and unwrapped recursively: Lambda on-failure record ->
+Lambda `awslogs` -> CloudWatch DATA_MESSAGE -> audit Event; Event Hub body -> record -> audit Event; CloudEvent ->
 Pub/Sub message -> LogEntry; JSON arrays and EventLists at any level. Each record is decoded on its
 own, so a bad record never loses its good neighbours: even an exception raised inside one record becomes
 that record's `internal_error` Skip, and its envelope goes on with the next record. Input is bounded
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
 from core.model import AuditEvent
-from core.sources import aks, eks, gke, k8s, pubsub, pubsub_text
+from core.sources import aks, eks, gke, k8s, lambda_failure, pubsub, pubsub_text
 from core.sources.items import Format, Nested, Origin, Output, Prefiltered, Skip, internal_error
 from core.sources.kinds import detect
 from core.sources.limits import MAX_RECORDS, too_many_records
@@ -53,6 +53,7 @@ _STEPS: dict[str, Step] = {
     "k8s_list": k8s.event_list,
     "eks": eks.lambda_event,
     "eks_data": eks.data_message,
+    "lambda_failure": lambda_failure.record,
     "gke": gke.log_entry,
     "pubsub": pubsub.message,
     "cloudevent": pubsub.cloud_event,
@@ -62,7 +63,7 @@ _STEPS: dict[str, Step] = {
 #: The kinds each forced format accepts ("array" is accepted everywhere).
 _ACCEPTS: dict[str, frozenset[str]] = {
     "k8s": frozenset({"k8s", "k8s_list"}),
-    "eks": frozenset({"eks", "eks_data"}),
+    "eks": frozenset({"eks", "eks_data", "lambda_failure"}),
     "gke": frozenset({"gke", "pubsub", "cloudevent"}),
     "aks": frozenset({"aks", "aks_record"}),
 }

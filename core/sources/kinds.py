@@ -10,6 +10,7 @@ import msgspec
 _EVENT_KEYS = ("objectRef", "user", "auditID", "requestURI", "stage")
 _PUBSUB_MESSAGE_KEYS = ("messageId", "message_id", "publishTime", "publish_time", "attributes")
 _AKS_RECORD_KEYS = ("properties", "resourceId", "operationName")
+_LAMBDA_FAILURE_KEYS = ("requestContext", "requestPayload")
 
 
 class EarlyKeys(msgspec.Struct, gc=False):
@@ -30,7 +31,7 @@ class EarlyKeys(msgspec.Struct, gc=False):
 #: Without any of these keys, none of the Kubernetes, EKS or CloudEvent checks can match (a quick way past them).
 _EARLY_KEYS = frozenset(EarlyKeys.__struct_fields__)
 #: Keys by which `detect` may recognise a kind before it looks for an AKS record's `category`.
-_BEFORE_AKS_RECORD = _EARLY_KEYS | {"message", "data", "protoPayload", "logName", "records"}
+_BEFORE_AKS_RECORD = _EARLY_KEYS | {"message", "data", "protoPayload", "logName", "records", *_LAMBDA_FAILURE_KEYS}
 #: Every key `detect` reads, for readers that keep only some keys of a document (core.sources.lazy).
 DETECT_KEYS = (
     _BEFORE_AKS_RECORD
@@ -44,7 +45,8 @@ DETECT_KEYS = (
 def detect(obj: object) -> str:
     """Name the kind of a parsed document.
 
-    One of "eks" (Lambda `awslogs` event), "eks_data" (decoded CloudWatch Logs message), "gke"
+    One of "eks" (Lambda `awslogs` event), "eks_data" (decoded CloudWatch Logs message), "lambda_failure"
+    (a Lambda on-failure destination record, around the event the function failed on), "gke"
     (LogEntry), "pubsub" (push body or pulled message), "cloudevent" (structured CloudEvent), "aks"
     (Event Hub body), "aks_record", "k8s" (audit Event), "k8s_list" (EventList), "array" or "unknown".
     """
@@ -84,6 +86,8 @@ def _detect_envelope(obj: dict[str, Any]) -> str | None:
 
 
 def _detect_later_envelope(obj: dict[str, Any]) -> str | None:
+    if "requestPayload" in obj and isinstance(obj.get("requestContext"), dict):
+        return "lambda_failure"
     if isinstance(obj.get("message"), dict):
         return "pubsub"
     if "data" in obj and any(key in obj for key in _PUBSUB_MESSAGE_KEYS):
