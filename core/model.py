@@ -78,6 +78,8 @@ class AuditEvent(msgspec.Struct, frozen=True, gc=False):
     node_name: str | None = None
     #: Names of fields synthesized rather than read (e.g. "audit_id", "timestamp").
     inferred: frozenset[str] = frozenset()
+    #: The cloud account the log came from, where the entry names it: a GKE entry's project id.
+    account: str | None = None
 
     @property
     def source_ip(self) -> str | None:
@@ -114,6 +116,7 @@ class AlertContext:
     response_code: int | None
     pod_name: str | None = None
     node_name: str | None = None
+    account: str | None = None
 
     @classmethod
     def of(cls, event: AuditEvent) -> AlertContext:
@@ -130,7 +133,16 @@ class AlertContext:
             response_code=event.response_code,
             pod_name=event.pod_name,
             node_name=event.node_name,
+            account=event.account,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A console page showing the logs around an alert (core.links); `url` holds no secret."""
+
+    name: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +164,4 @@ class Alert:
     audit_ids: tuple[str, ...]
     mitre: tuple[str, ...]
     runbook: str
+    links: tuple[Link, ...] = ()

@@ -114,6 +114,7 @@ def normalize(entry: dict[str, Any], origin: Origin) -> AuditEvent | Skip:
         failed=outcome.failed,
         decision=_decision(entry, payload),
         inferred=frozenset(inferred),
+        account=_project(entry),
     )
     return bounded(event)
 
@@ -214,6 +215,21 @@ def _cluster(entry: dict[str, Any], origin: Origin) -> str | None:
     resource = as_dict(entry.get("resource")) or NOTHING
     labels = as_dict(resource.get("labels")) or NOTHING
     return as_str(labels.get("cluster_name")) or origin.cluster or as_str(entry.get("p_source_label"))
+
+
+def _project(entry: dict[str, Any]) -> str | None:
+    resource = as_dict(entry.get("resource")) or NOTHING
+    labels = as_dict(resource.get("labels")) or NOTHING
+    return project(as_str(labels.get("project_id")), as_str(entry.get("logName")))
+
+
+def project(project_id: str | None, log_name: str | None) -> str | None:
+    """The entry's project: resource.labels.project_id, else the P of its logName `projects/P/logs/...`."""
+    if project_id:
+        return project_id
+    if log_name and log_name.startswith("projects/"):
+        return log_name.split("/", 2)[1] or None
+    return None
 
 
 def _outcome(payload: dict[str, Any]) -> Outcome:

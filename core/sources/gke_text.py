@@ -21,6 +21,8 @@ field secretwatch never reads makes orjson refuse the whole record, while msgspe
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from core.model import AuditEvent
@@ -30,13 +32,14 @@ from core.sources.gke import (
     outcome,
     parse_resource_name,
     principal,
+    project,
     status_code,
     verb,
 )
 from core.sources.items import Origin
 from core.sources.k8s import DECISION
 from core.sources.kinds import EarlyKeys
-from core.sources.limits import AddressText, FreeText, IdText, NameText, PrincipalText
+from core.sources.limits import NAME_CHARS, AddressText, FreeText, IdText, NameText, PrincipalText
 from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
@@ -54,6 +57,8 @@ class _Operation(msgspec.Struct, gc=False):
 
 class _ResourceLabels(msgspec.Struct, gc=False):
     cluster_name: NameText | None = None
+    # Any type: the general way reads a non-string as missing and falls back to logName.
+    project_id: Any = None
 
 
 class _Resource(msgspec.Struct, gc=False):
@@ -114,6 +119,7 @@ class _Entry(EarlyKeys, gc=False):
     resource: _Resource | None = None
     labels: _Labels | None = None
     p_source_label: NameText | None = None
+    logName: NameText | None = None
     protoPayload: _Payload | None = None
     # With either, kinds.detect may name the text a Pub/Sub message: take the general way.
     message: msgspec.Raw = _ABSENT
@@ -155,6 +161,9 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
     caller_ip = metadata.callerIp or metadata.callerIP
     labels = raw.resource.labels if raw.resource else None
     decision = raw.labels.decision if raw.labels else None
+    account = project(_text(labels.project_id) if labels else None, raw.logName)
+    if account is not None and len(account) > NAME_CHARS:
+        return None
     if not decision:
         granted = _granted(payload.authorizationInfo)
         if granted is None:
@@ -192,7 +201,12 @@ def read(text: bytes | str, origin: Origin) -> AuditEvent | None:
         None,  # pod_name: GKE's AuditLog carries no user.extra
         None,  # node_name
         _INFERRED[target.rebuilt_uri][result.mapped],  # inferred
+        account,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _decode(text: bytes | str) -> _Entry | None:

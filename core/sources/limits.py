@@ -88,6 +88,7 @@ FIELD_LIMITS: dict[str, int] = {
     "decision": NAME_CHARS,
     "pod_name": NAME_CHARS,
     "node_name": NAME_CHARS,
+    "account": NAME_CHARS,
 }
 #: (most values, longest value) of the tuple fields.
 TUPLE_LIMITS: dict[str, tuple[int, int]] = {

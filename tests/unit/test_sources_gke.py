@@ -40,6 +40,7 @@ def test_denied_secret_get_is_rebuilt_from_method_and_resource_names() -> None:
         failed=True,
         decision="forbid",
         inferred=frozenset({"request_uri", "response_code"}),
+        account="acme-prod",
     )
 
 
@@ -330,3 +331,16 @@ def test_non_resource_requests_take_the_verb_from_the_method() -> None:
 
     assert (event.verb, event.resource, event.request_uri) == ("get", None, "/readyz")
     assert "request_uri" not in event.inferred
+
+
+def test_the_project_is_resource_labels_project_id_else_the_one_log_name_names() -> None:
+    entry = fixture(DENIED)
+    entry["resource"]["labels"]["project_id"] = "from-labels"
+    entry["logName"] = "projects/from-log-name/logs/cloudaudit.googleapis.com%2Fdata_access"
+    assert only_event(entry).account == "from-labels"
+
+    del entry["resource"]["labels"]["project_id"]
+    assert only_event(entry).account == "from-log-name"
+
+    entry["logName"] = "organizations/1234/logs/cloudaudit.googleapis.com%2Fdata_access"
+    assert only_event(entry).account is None

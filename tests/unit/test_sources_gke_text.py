@@ -171,6 +171,10 @@ def _apply(target: dict[str, Any], changes: dict[str, Any]) -> None:
         ({"resource": None, "p_source_label": "panther-gke"}, {}, True),
         ({"resource": {"labels": {"cluster_name": ""}}}, {}, True),
         ({"resource": {"labels": {"cluster_name": "c", "project_id": 42}}}, {}, True),
+        ({"resource": {"labels": {"project_id": "p" * 600}}}, {}, False),  # the general way cuts it
+        ({"resource": {"labels": {"project_id": ""}}, "logName": "projects/from-log-name/logs/x"}, {}, True),
+        ({"resource": _DROP, "logName": "projects//logs/x"}, {}, True),
+        ({"logName": 7}, {}, False),
         ({"resource": "k8s_cluster"}, {}, False),
         ({"p_source_label": ["x"]}, {}, False),
         ({"labels": _DROP}, {}, True),  # the grants decide
