@@ -1,6 +1,7 @@
-"""The `secretwatch` command: scan, test, demo, rules; the top layer, which core.commands serves.
+"""The `secretwatch` command: scan, replay, test, demo, rules; the top layer, which core.commands serves.
 
-Exit 0 when it ran, 1 on failed tests or outages, 2 on usage, 3 when scan read input holding no audit event.
+Exit 0 when it ran, 1 on failed tests or outages (replay: a message left in its source), 2 on usage, 3 when scan
+read input holding no audit event.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"after the summary, list the first {MAX_LISTED} skipped records with their file and line",
     )
     _rule_options(scan)
+    _replay_command(commands)
     test = commands.add_parser("test", help="run every rule's tests and scenarios")
     test.add_argument("rule_ids", nargs="*", metavar="RULE_ID", help="only these rules (default: all)")
     _rule_options(test)
@@ -84,6 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", type=int, default=30_000, help="audit events to generate (default 30000)")
     demo.add_argument("--seed", type=int, default=7, help="the traffic generator's seed (default 7)")
     return parser
+
+
+def _replay_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    replay = commands.add_parser(
+        "replay", help="drain a dead-letter queue or subscription through the rules, deleting what was processed"
+    )
+    replay.add_argument(
+        "source", metavar="SOURCE", help="sqs://QUEUE_NAME?region=R or pubsub://projects/P/subscriptions/S"
+    )
+    replay.add_argument(
+        "--state", required=True, metavar="URI", help="the deployed function's store, so nothing alerts twice"
+    )
+    replay.add_argument("--sink", action="append", default=[], metavar="URI", help="send alerts here (repeatable)")
+    replay.add_argument(
+        "--format", default="auto", choices=["auto", "k8s", "eks", "gke", "aks"], help="the messages' layout"
+    )
+    replay.add_argument(
+        "--learning-period", default="0s", type=_duration, help="as the deployed function's (e.g. 7d); default 0s"
+    )
+    replay.add_argument(
+        "--allowed-lateness", default="7d", type=_duration, help="as the deployed function's (default 7d)"
+    )
+    _rule_options(replay)
 
 
 def _version() -> str:
@@ -121,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "scan": commands.scan,
+        "replay": commands.replay,
         "test": commands.test,
         "rules": commands.rules,
         "demo": commands.demo,

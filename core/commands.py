@@ -85,6 +85,39 @@ def _documents(inputs: Sequence[Input], progress: Progress, skipped: SkippedReco
             yield document
 
 
+def replay(args: argparse.Namespace) -> int:
+    from core.replay import ReplayOutcome, open_source
+    from core.replay import replay as drain
+
+    rules = _rules(args)
+    collected = MemorySink()
+    sinks: list[Sink] = [collected, *(open_sink(uri) for uri in args.sink)]
+    store = open_store(_store_uri(args.state))
+    source = open_source(args.source)
+
+    def progress(outcome: ReplayOutcome) -> None:
+        print(f"secretwatch: {outcome.read:,} messages read from {source.label}", file=sys.stderr)
+
+    try:
+        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
+        outcome, summary = drain(source, pipeline, fmt=args.format, progress=progress)
+    finally:
+        source.close()
+        store.close()
+        for sink in sinks:
+            sink.close()
+    print(format_table(collected.alerts, width=table_width()) if collected.alerts else "No alerts.")
+    for error in outcome.errors:
+        print(f"secretwatch: {error}", file=sys.stderr)
+    print(
+        f"secretwatch: replay of {source.label}: {outcome.read:,} messages read, {outcome.deleted:,} deleted, "
+        f"{outcome.failed:,} failed (left for the next run)",
+        file=sys.stderr,
+    )
+    print(format_summary(summary, store_label=store.label), file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
 def test(args: argparse.Namespace) -> int:
     rules = _select(_rules(args), args.rule_ids)
     passed = failed = 0

@@ -52,3 +52,7 @@ class DeliveryError(SecretwatchError):
 
 class DeliveryInProgressError(DeliveryError):
     """Another live instance holds the claim on alerts this batch raised: retried later, when it has finished."""
+
+
+class SourceError(SecretwatchError):
+    """A dead-letter source (an SQS queue, a Pub/Sub subscription) could not be read or acknowledged."""
