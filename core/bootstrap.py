@@ -31,6 +31,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         sinks,
         learning_period=settings.learning_period,
         lateness=settings.lateness,
+        consoles=settings.consoles,
     )
 
 

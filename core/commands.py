@@ -16,6 +16,7 @@ from core.alerts.registry import open_sink
 from core.alerts.table import format_table
 from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
+from core.links import Consoles
 from core.pipeline import Pipeline, Summary
 from core.report import SkippedRecords, format_summary
 from core.rules.loader import load_pack
@@ -41,7 +42,14 @@ def scan(args: argparse.Namespace) -> int:
         inputs = list(open_inputs(args.paths, stack))
         sizes = [source.size for source in inputs]
         progress = Progress(0 if 0 in sizes else sum(sizes))
-        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
+        pipeline = Pipeline(
+            rules,
+            store,
+            sinks,
+            learning_period=args.learning_period,
+            lateness=args.allowed_lateness,
+            consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
+        )
         try:
             summary = pipeline.process(
                 _documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped
@@ -99,7 +107,14 @@ def replay(args: argparse.Namespace) -> int:
         print(f"secretwatch: {outcome.read:,} messages read from {source.label}", file=sys.stderr)
 
     try:
-        pipeline = Pipeline(rules, store, sinks, learning_period=args.learning_period, lateness=args.allowed_lateness)
+        pipeline = Pipeline(
+            rules,
+            store,
+            sinks,
+            learning_period=args.learning_period,
+            lateness=args.allowed_lateness,
+            consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
+        )
         outcome, summary = drain(source, pipeline, fmt=args.format, progress=progress)
     finally:
         source.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.errors import ConfigError
+from core.links import NO_CONSOLES, Consoles
 from core.timeutil import parse_duration
 
 DEFAULT_STORE = "sqlite:.secretwatch/state.db"
@@ -22,6 +23,8 @@ class Settings:
     lateness: timedelta = timedelta(days=7)
     #: a tuning file (core.rules.tuning), relative to the deployed package's root; "" for none
     tuning: str = ""
+    #: where alerts' console links lead: AWS_REGION and SECRETWATCH_AZURE_WORKSPACE (core.links)
+    consoles: Consoles = NO_CONSOLES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, default_store: str = "memory://") -> Settings:
@@ -32,6 +35,7 @@ class Settings:
             learning_period=_duration(env, "SECRETWATCH_LEARNING_PERIOD", "0s"),
             lateness=_duration(env, "SECRETWATCH_ALLOWED_LATENESS", "7d"),
             tuning=env.get("SECRETWATCH_TUNING", "").strip(),
+            consoles=Consoles.from_env(env),
         )
 
 

@@ -12,6 +12,7 @@ from core.alerts.base import Sink
 from core.delivery import RETENTION_MARGIN, Delivery
 from core.engine import Engine
 from core.engine.evaluate import DEFAULT_LATENESS
+from core.links import NO_CONSOLES, Consoles, with_links
 from core.model import AuditEvent
 from core.prefilter import Prefilter
 from core.rules.schema import Rule
@@ -77,6 +78,7 @@ class Pipeline:
     `prefilter` (on by default) skips records no rule can match before parsing them; turning it off changes
     speed, the counts of prefiltered, malformed and duplicate records, and state requests (skipped records
     do not fill `batch_size`, so fewer, larger batches are evaluated), never a match or an alert.
+    `consoles` says where the console links of each alert lead (core.links); GKE's need no setting.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Pipeline:
         batch_size: int = 5000,
         max_alerts_per_rule: int = 100,
         prefilter: bool = True,
+        consoles: Consoles = NO_CONSOLES,
     ) -> None:
         self.prefilter = Prefilter.for_rules([rule for rule in rules if rule.enabled]) if prefilter else None
         self.store = CountingStore(store)
@@ -99,6 +102,7 @@ class Pipeline:
             self.store, sinks, max_per_rule=max_alerts_per_rule, retention=lateness + RETENTION_MARGIN, clock=clock
         )
         self.batch_size = batch_size
+        self.consoles = consoles
         self._clock = clock
 
     def process(
@@ -158,5 +162,5 @@ class Pipeline:
         summary.matches.update(evaluation.matches)
         summary.without_term.update(evaluation.without_term)
         summary.too_late.update(evaluation.too_late)
-        sent = self.delivery.deliver(evaluation.alerts)
+        sent = self.delivery.deliver(with_links(evaluation.alerts, self.consoles))
         summary.alerts.update(alert.rule_id for alert in sent)

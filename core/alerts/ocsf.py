@@ -104,6 +104,8 @@ def _finding_info(alert: Alert) -> dict[str, Any]:
     }
     if alert.mitre:
         info["attacks"] = attacks(alert.mitre)
+    if alert.links:
+        info["src_url"] = alert.links[0].url  # the console page with the logs around the finding
     return info
 
 

@@ -20,6 +20,8 @@ from core.timeutil import isoformat
 
 #: SNS refuses a subject of 100 characters or more, or with anything but printable ASCII.
 SUBJECT_LIMIT = 99
+#: Longest link shown: links are built by core.links and URL-encoded, so cleaning leaves them whole.
+LINK_LIMIT = 16384
 #: Most audit ids listed in an email; the JSON always carries all of them.
 AUDIT_IDS_SHOWN = 20
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -111,6 +113,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "audit_ids": list(alert.audit_ids),
         "mitre": list(alert.mitre),
         "runbook": alert.runbook,
+        "links": [{"name": link.name, "url": link.url} for link in alert.links],
     }
 
 
@@ -203,6 +206,11 @@ def _audit_ids(audit_ids: Sequence[str]) -> str:
     return f"{shown} (and {hidden} more)" if hidden > 0 else shown
 
 
+def links(alert: Alert) -> list[tuple[str, str]]:
+    """(name, url) of each console link, cleaned like any other value."""
+    return [(clean_text(link.name), clean_text(link.url, limit=LINK_LIMIT)) for link in alert.links]
+
+
 def runbook_lines(alert: Alert) -> list[str]:
     """The runbook line by line, each line cleaned like any other value."""
     return [clean_text(line, limit=4000) for line in alert.runbook.splitlines()] or ["-"]
@@ -224,6 +232,9 @@ def _text_block(alert: Alert) -> str:
     width = max(len(label) for label, _ in rows)
     lines = [_headline_text(alert), ""]
     lines.extend(f"  {label:<{width}}  {value}" for label, value in rows)
+    if alert.links:
+        lines.extend(["", "  Logs:"])
+        lines.extend(f"    {name}: {url}" for name, url in links(alert))
     lines.extend(["", "  Runbook:"])
     lines.extend(f"    {line}".rstrip() for line in runbook_lines(alert))
     return "\n".join(lines)
@@ -256,11 +267,16 @@ def _html_block(alert: Alert) -> str:
         for label, value in facts(alert)
     )
     runbook = "<br>\n".join(_escape(line) for line in runbook_lines(alert))
+    anchors = " | ".join(
+        f'<a href="{_escape(url)}" style="color:#175cd3">{_escape(name)}</a>' for name, url in links(alert)
+    )
+    logs = f'<p style="margin:12px 12px 0 12px">Logs: {anchors}</p>\n' if anchors else ""
     return (
         '<div style="margin:0 0 24px 0;border:1px solid #d0d5dd;border-radius:6px">\n'
         f'<h2 style="margin:0;padding:8px 12px;font-size:16px;color:#ffffff;background:{colour}">'
         f"{_escape(_headline_text(alert))}</h2>\n"
         f'<table role="presentation" style="border-collapse:collapse;width:100%">\n{rows}</table>\n'
+        f"{logs}"
         '<h3 style="margin:12px 12px 4px 12px;font-size:14px">Runbook</h3>\n'
         f'<p style="margin:0 12px 12px 12px;line-height:1.5">{runbook}</p>\n'
         "</div>\n"

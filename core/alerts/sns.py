@@ -299,7 +299,10 @@ def _clips(record: Alert | AlertContext) -> dict[str, Any]:
         if isinstance(value, str):
             changes[field.name] = render.truncate(value, _VALUE_LIMIT)
         elif isinstance(value, tuple):
-            changes[field.name] = tuple(render.truncate(item, _VALUE_LIMIT) for item in value[:_ITEMS_LIMIT])
+            # Links (core.links) are kept whole: a cut URL opens nothing.
+            changes[field.name] = tuple(
+                render.truncate(item, _VALUE_LIMIT) if isinstance(item, str) else item for item in value[:_ITEMS_LIMIT]
+            )
     return changes
 
 

@@ -48,6 +48,10 @@ _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0
 # Slack's limits: a header's text, and a section's.
 _SLACK_HEADER = 150
 _SLACK_SECTION = 3000
+# ... a button's text, its URL, and the buttons in one actions block.
+_SLACK_BUTTON = 75
+_SLACK_URL = 3000
+_SLACK_BUTTONS = 25
 _SLACK_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:"}
 
 
@@ -142,20 +146,26 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     """A Slack incoming-webhook message: `text` for notifications, `blocks` with the facts and the runbook.
 
     Values are cleaned (render.clean_text) and shown as plain_text, which Slack never parses for mentions or
-    links; `text` is mrkdwn, so &, < and > are escaped there as Slack asks.
+    links; `text` is mrkdwn, so &, < and > are escaped there as Slack asks. The alert's console links
+    (core.links, built and URL-encoded by secretwatch) are link buttons; one longer than Slack takes is left out.
     """
     severity = render.clean_text(alert.severity).lower()
     headline = f"{severity.upper()}: {render.clean_text(alert.title)}"
     facts = "\n".join(f"{label}: {value}" for label, value in render.facts(alert))
     runbook = "\n".join(render.runbook_lines(alert))
-    return {
-        "text": f"{_SLACK_EMOJI.get(severity, ':white_circle:')} {_slack_escape(headline)}",
-        "blocks": [
-            {"type": "header", "text": _plain(render.truncate(headline, _SLACK_HEADER))},
-            {"type": "section", "text": _plain(render.truncate(facts, _SLACK_SECTION))},
-            {"type": "section", "text": _plain(render.truncate(f"Runbook:\n{runbook}", _SLACK_SECTION))},
-        ],
-    }
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(render.truncate(headline, _SLACK_HEADER))},
+        {"type": "section", "text": _plain(render.truncate(facts, _SLACK_SECTION))},
+    ]
+    buttons = [
+        {"type": "button", "text": _plain(render.truncate(name, _SLACK_BUTTON)), "url": url}
+        for name, url in render.links(alert)
+        if len(url) <= _SLACK_URL
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons[:_SLACK_BUTTONS]})
+    blocks.append({"type": "section", "text": _plain(render.truncate(f"Runbook:\n{runbook}", _SLACK_SECTION))})
+    return {"text": f"{_SLACK_EMOJI.get(severity, ':white_circle:')} {_slack_escape(headline)}", "blocks": blocks}
 
 
 def _plain(text: str) -> dict[str, Any]:

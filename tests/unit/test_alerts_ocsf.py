@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from core.alerts.ocsf import detection_finding, ocsf_json
+from core.model import Link
 from tests.unit.alerts_factory import hostile_alert, make_alert, make_context
 
 #: The required attributes of detection_finding in OCSF 1.3.0, by object path ("" is the event itself):
@@ -108,3 +109,12 @@ def test_the_json_line_keeps_hostile_values_exact_once_parsed_and_escapes_bidi_c
     assert b"\n" not in line
     assert "\u202e".encode() not in line
     assert orjson.loads(line) == detection_finding(alert)
+
+
+def test_the_console_link_is_the_findings_src_url() -> None:
+    url = "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:logs-insights"
+
+    finding = detection_finding(make_alert(links=(Link("CloudWatch Logs Insights", url),)))
+
+    assert finding["finding_info"]["src_url"] == url
+    assert "src_url" not in detection_finding(make_alert())["finding_info"]

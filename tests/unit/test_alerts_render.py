@@ -21,11 +21,12 @@ from core.alerts.render import (
     render_text,
     subject,
 )
+from core.model import Link
 from tests.unit.alerts_factory import RUNBOOK, hostile_alert, make_alert, make_context
 
 ALERT_KEYS = [
     "alert_id", "rule_id", "title", "severity", "risk_score", "dedup_key", "event_count", "first_seen",
-    "last_seen", "cloud", "cluster", "context", "audit_ids", "mitre", "runbook",
+    "last_seen", "cloud", "cluster", "context", "audit_ids", "mitre", "runbook", "links",
 ]
 CONTEXT_KEYS = [
     "username", "namespace", "source_ip", "source_ips", "user_agent", "verb", "resource", "name",
@@ -336,3 +337,18 @@ def test_html_body_escapes_quotes_in_values() -> None:
 
     assert 'x" onmouseover' not in body
     assert "x&quot; onmouseover=&quot;alert(1)</td>" in body
+
+
+LOGS = Link("Cloud Logging", "https://console.cloud.google.com/logs/query;query=a%3D%22b%22;timeRange=x?project=p&x=1")
+
+
+def test_console_links_are_in_the_json_and_the_mails_with_the_url_whole() -> None:
+    alert = make_alert(links=(LOGS,))
+
+    assert alert_to_dict(alert)["links"] == [{"name": "Cloud Logging", "url": LOGS.url}]
+    assert alert_to_dict(make_alert())["links"] == []
+    assert f"  Logs:\n    Cloud Logging: {LOGS.url}\n" in render_text([alert])
+    assert "Logs:" not in render_text([make_alert()])
+    escaped = LOGS.url.replace("&", "&amp;")
+    assert f'Logs: <a href="{escaped}" style="color:#175cd3">Cloud Logging</a>' in render_html([alert])
+    assert "Logs:" not in render_html([make_alert()])

@@ -26,7 +26,7 @@ from core.alerts.registry import open_sink
 from core.alerts.render import alert_json, alert_to_dict, render_text, subject
 from core.alerts.sns import EMAIL_LIMIT, MESSAGE_LIMIT, SnsSink, message_body
 from core.errors import ConfigError, DeliveryError
-from core.model import Alert
+from core.model import Alert, Link
 from tests.unit.alerts_factory import hostile_alert, make_alert, make_context
 
 REGION = "us-east-1"
@@ -437,3 +437,15 @@ def test_a_message_body_is_the_alert_json_when_it_fits_and_never_longer_than_its
     assert message_body(alert, len(full)) == full
     assert len(body) <= len(full) - cut
     assert orjson.loads(body)["truncated"] is True
+
+
+def test_an_alert_cut_to_fit_keeps_its_console_links_whole(topic: Subscription) -> None:
+    link = Link("Log Analytics", "https://portal.azure.com/#blade/Microsoft_Azure_Monitoring_Logs/" + "q" * 2000)
+    alert = make_alert(make_context(user_agent="x" * 300_000), runbook="", links=(link,))
+
+    SnsSink(topic.topic_arn).send([alert])
+
+    [envelope] = topic.received()
+    document = orjson.loads(envelope["Message"])
+    assert document["truncated"] is True
+    assert document["links"] == [{"name": "Log Analytics", "url": link.url}]

@@ -19,6 +19,7 @@ from core.alerts.render import alert_to_dict
 from core.alerts.webhook import ATTEMPTS, RETRY_AFTER_LIMIT, SIGNATURE_HEADER, WebhookSink
 from core.delivery import Delivery
 from core.errors import ConfigError, DeliveryError
+from core.model import Link
 from core.state.memory import MemoryStore
 from tests.unit.alerts_factory import HOSTILE, hostile_alert, make_alert, make_context
 
@@ -244,3 +245,17 @@ def test_a_bad_webhook_uri_is_one_config_error_line(uri: str, expected: str) -> 
 def test_http_is_accepted_for_loopback_hosts() -> None:
     for uri in ("http://127.0.0.1:8080/a", "http://[::1]:8080/a", "http://localhost/a"):
         assert isinstance(open_sink(uri), WebhookSink)
+
+
+def test_format_slack_shows_console_links_as_link_buttons(receiver: Receiver) -> None:
+    url = "https://console.cloud.google.com/logs/query;query=a%3D%22b%22?project=acme-prod"
+    alert = make_alert(links=(Link("Cloud Logging", url), Link("Too long", "https://example.com/" + "x" * 3000)))
+
+    open_sink(f"{receiver.url}?format=slack").send([alert])
+
+    [message] = receiver.bodies()
+    assert isinstance(message, dict)
+    assert [block["type"] for block in message["blocks"]] == ["header", "section", "actions", "section"]
+    assert message["blocks"][2]["elements"] == [
+        {"type": "button", "text": {"type": "plain_text", "text": "Cloud Logging", "emoji": False}, "url": url}
+    ]
