@@ -75,7 +75,7 @@ resource "azurerm_linux_function_app" "secretwatch" {
     }
   }
 
-  app_settings = merge(local.app_settings, local.tuning_settings)
+  app_settings = merge(local.app_settings, local.tuning_settings, local.workspace_settings)
 
   lifecycle {
     # Zip deployment to a Linux Consumption app points this setting at the uploaded package; keep it.

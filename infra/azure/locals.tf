@@ -2,6 +2,8 @@
 locals {
   # SECRETWATCH_TUNING only when a tuning file is bundled: an empty value would still be a setting to read.
   tuning_settings = var.tuning == null ? {} : { SECRETWATCH_TUNING = var.tuning }
+  # SECRETWATCH_AZURE_WORKSPACE, for the alerts' Log Analytics links, only when the audit logs' workspace is given.
+  workspace_settings = var.audit_log_workspace_id == null ? {} : { SECRETWATCH_AZURE_WORKSPACE = var.audit_log_workspace_id }
 
   subscription_id = split("/", var.aks_cluster_id)[2]
   # Storage account, vault, namespace and app names are global: a suffix derived from the cluster keeps

@@ -132,6 +132,17 @@ variable "tuning" {
   }
 }
 
+variable "audit_log_workspace_id" {
+  description = "Resource id of the Log Analytics workspace that also receives the cluster's kube-audit logs (AKSAudit table): alerts then link to a query of the user's requests there; null for no link."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_log_workspace_id == null || can(regex("(?i)^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\\.OperationalInsights/workspaces/[A-Za-z0-9-]{4,63}$", var.audit_log_workspace_id))
+    error_message = "audit_log_workspace_id: null, or /subscriptions/SUBSCRIPTION_ID/resourceGroups/GROUP/providers/Microsoft.OperationalInsights/workspaces/NAME."
+  }
+}
+
 variable "no_data_minutes" {
   description = "Minutes without a processed audit batch before the no-data alert emails alert_to: 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360 or 1440 (Azure Monitor's query windows)."
   type        = number

@@ -15,6 +15,7 @@ import pytest
 
 from core.alerts.registry import split_uris
 from core.alerts.smtp import SmtpSettings
+from core.links import Consoles
 from tests.infra.hcl import (
     INFRA,
     Module,
@@ -239,12 +240,28 @@ def test_function_app_reads_a_bundled_tuning_file_only_when_the_tuning_variable_
     app = azure.resource("azurerm_linux_function_app", "secretwatch")
     variable = azure.variables["tuning"]
 
-    assert app["app_settings"] == ref("merge(local.app_settings, local.tuning_settings)")
+    assert app["app_settings"] == ref("merge(local.app_settings, local.tuning_settings, local.workspace_settings)")
     assert variable["default"] is None
     assert "make package-azure TUNING=" in variable["description"]
     assert evaluate_locals(FOLDER, VARIABLES, ["tuning_settings"]) == {"tuning_settings": {}}
     tuned = evaluate_locals(FOLDER, {**VARIABLES, "tuning": "tuning.yml"}, ["tuning_settings"])
     assert tuned == {"tuning_settings": {"SECRETWATCH_TUNING": "tuning.yml"}}
+
+
+def test_the_alerts_link_to_the_audit_logs_workspace_only_when_it_is_given() -> None:
+    workspace = (
+        "/subscriptions/6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-secops"
+        "/providers/Microsoft.OperationalInsights/workspaces/law-secops"
+    )
+    assert evaluate_locals(FOLDER, VARIABLES, ["workspace_settings"]) == {"workspace_settings": {}}
+    given = evaluate_locals(FOLDER, {**VARIABLES, "audit_log_workspace_id": workspace}, ["workspace_settings"])
+    assert given == {"workspace_settings": {"SECRETWATCH_AZURE_WORKSPACE": workspace}}
+    assert Consoles.from_env(given["workspace_settings"]).azure_workspace == workspace  # the app accepts it
+
+
+def test_variables_refuse_an_audit_log_workspace_that_is_not_a_workspace_resource_id() -> None:
+    with pytest.raises(TerraformError, match=r"audit_log_workspace_id: null, or\s+/subscriptions/"):
+        evaluate_locals(FOLDER, {**VARIABLES, "audit_log_workspace_id": "law-secops"}, ["workspace_settings"])
 
 
 @pytest.mark.parametrize("path", ["../tuning.yml", "/home/site/wwwroot/tuning.yml", "tuning.txt"])
