@@ -23,6 +23,7 @@ from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
+from core.state.base import Store
 from core.state.registry import open_store
 from core.terminal import Progress, table_width
 from core.timeutil import format_duration
@@ -42,14 +43,7 @@ def scan(args: argparse.Namespace) -> int:
         inputs = list(open_inputs(args.paths, stack))
         sizes = [source.size for source in inputs]
         progress = Progress(0 if 0 in sizes else sum(sizes))
-        pipeline = Pipeline(
-            rules,
-            store,
-            sinks,
-            learning_period=args.learning_period,
-            lateness=args.allowed_lateness,
-            consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
-        )
+        pipeline = _pipeline(args, rules, store, sinks)
         try:
             summary = pipeline.process(
                 _documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped
@@ -81,6 +75,18 @@ def _no_events_hint(summary: Summary, fmt: str) -> str:
     return f"{read}: are these Kubernetes audit logs (EKS, GKE, AKS or the API server's own)?"
 
 
+def _pipeline(args: argparse.Namespace, rules: Sequence[Rule], store: Store, sinks: Sequence[Sink]) -> Pipeline:
+    """The pipeline scan and replay run: the command line's windows, and console links from the environment."""
+    return Pipeline(
+        rules,
+        store,
+        sinks,
+        learning_period=args.learning_period,
+        lateness=args.allowed_lateness,
+        consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
+    )
+
+
 def _store_uri(value: str) -> str:
     return "memory://" if value == "memory" else value
 
@@ -107,14 +113,7 @@ def replay(args: argparse.Namespace) -> int:
         print(f"secretwatch: {outcome.read:,} messages read from {source.label}", file=sys.stderr)
 
     try:
-        pipeline = Pipeline(
-            rules,
-            store,
-            sinks,
-            learning_period=args.learning_period,
-            lateness=args.allowed_lateness,
-            consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
-        )
+        pipeline = _pipeline(args, rules, store, sinks)
         outcome, summary = drain(source, pipeline, fmt=args.format, progress=progress)
     finally:
         source.close()

@@ -9,6 +9,7 @@ then sit in cold-start logs. An unknown name is described by its position and th
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from urllib.parse import SplitResult, parse_qsl, urlsplit
@@ -80,3 +81,13 @@ def checked(params: Mapping[str, str], name: str, shape: re.Pattern[str], *, whe
 def _nearest(typed: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(typed, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: where plain-text protocols are allowed (a test or local server)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

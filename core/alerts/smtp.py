@@ -25,7 +25,6 @@ retry, raises DeliveryError with one line saying what to fix. The password never
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import os
 import re
@@ -46,6 +45,7 @@ from core.alerts.render import clean_text, render_html, render_text, subject
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
 from core.timeutil import utcnow
+from core.uris import is_loopback
 from core.uris import where as uri_where
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class SmtpSettings:
             raise ConfigError(
                 f"{self.where}: password_env must name an environment variable (letters, digits, _)"
             )
-        if self.tls == "none" and not _is_loopback(self.host):
+        if self.tls == "none" and not is_loopback(self.host):
             raise ConfigError(
                 f"{self.where}: AUTH without TLS would send the password in clear; add starttls=1 or "
                 "use smtps:// (AUTH without TLS is allowed only to a relay on this machine)"
@@ -420,14 +420,6 @@ def _hang_up(client: smtplib.SMTP) -> None:
     except (smtplib.SMTPException, OSError):
         client.close()
 
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _port(uri: SplitResult, where: str) -> int:

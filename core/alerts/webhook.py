@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import os
 import re
 import time
@@ -32,7 +31,7 @@ from core.alerts import render
 from core.alerts.base import FORMATS, alert_format, encode, uri_params
 from core.errors import ConfigError, DeliveryError
 from core.model import Alert
-from core.uris import where
+from core.uris import is_loopback, where
 
 SIGNATURE_HEADER = "X-Secretwatch-Signature-256"
 #: Tries per alert, the first included.
@@ -78,7 +77,7 @@ class WebhookSink:
         host = urllib.parse.urlsplit(url).hostname or ""
         self.label = f"webhook:{host}"
         handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-        if _loopback(host):
+        if is_loopback(host):
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
 
@@ -89,7 +88,7 @@ class WebhookSink:
         uri.port  # noqa: B018 (a malformed port raises ValueError here, which open_sink reports without it)
         if not uri.hostname or not _HOST.fullmatch(uri.hostname):
             raise ConfigError(f"{sink}: the host is missing or not a host name or IP address; use https://HOST/PATH")
-        if uri.scheme == "http" and not _loopback(uri.hostname):
+        if uri.scheme == "http" and not is_loopback(uri.hostname):
             raise ConfigError(
                 f"{sink}: plain http is only for a loopback host (127.0.0.1, ::1, localhost); use https://"
             )
@@ -192,14 +191,6 @@ def _key(name: str | None, sink: str) -> bytes | None:
 def _wait(seconds: float) -> None:
     time.sleep(seconds)
 
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _retry_after(value: str | None) -> float | None:
