@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--sink", action="append", default=[], metavar="URI", help="also send alerts here (repeatable)")
     scan.add_argument(
+        "--prime",
+        action="store_true",
+        help="build the new-terms baselines from history into --state: record every sighting, alert on nothing, "
+        "run no other rule, and report the terms learned per rule (run it over the last 7 days of archives "
+        "before a deployment starts)",
+    )
+    scan.add_argument(
         "-v",
         "--verbose",
         action="store_const",

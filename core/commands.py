@@ -18,7 +18,7 @@ from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
 from core.pipeline import Pipeline, Summary
-from core.report import SkippedRecords, format_summary
+from core.report import SkippedRecords, format_learned, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
@@ -34,6 +34,8 @@ _FORMATS = {"jsonl": "json", "ocsf": "ocsf"}
 
 def scan(args: argparse.Namespace) -> int:
     rules = _rules(args)
+    if args.prime:
+        _check_prime(args, rules)
     collected = MemorySink()
     sinks: list[Sink] = [collected if args.output == "table" else JsonlSink.stdout(fmt=_FORMATS[args.output])]
     sinks.extend(open_sink(uri) for uri in args.sink)
@@ -53,7 +55,9 @@ def scan(args: argparse.Namespace) -> int:
             store.close()
             for sink in sinks:
                 sink.close()
-    if args.output == "table":
+    if args.prime:
+        print(format_learned(summary, rules, store_label=store.label))
+    elif args.output == "table":
         print(format_table(collected.alerts, width=table_width()) if collected.alerts else "No alerts.")
     print(format_summary(summary, store_label=store.label), file=sys.stderr)
     if listed := skipped.format(summary):
@@ -75,6 +79,17 @@ def _no_events_hint(summary: Summary, fmt: str) -> str:
     return f"{read}: are these Kubernetes audit logs (EKS, GKE, AKS or the API server's own)?"
 
 
+def _check_prime(args: argparse.Namespace, rules: Sequence[Rule]) -> None:
+    """Priming sends nothing and needs a new_terms rule and a store that outlives the run."""
+    if args.sink:
+        raise ConfigError("--prime raises no alerts, so it takes no --sink: leave the --sink options out")
+    if not any(rule.enabled and rule.type == "new_terms" for rule in rules):
+        raise ConfigError("--prime builds new_terms baselines, and no new_terms rule is enabled")
+    if _store_uri(args.state) == "memory://":
+        raise ConfigError("--prime with --state memory learns into a store that ends with the run: name the "
+                          "deployment's store, e.g. --state dynamodb://TABLE?region=REGION")
+
+
 def _pipeline(args: argparse.Namespace, rules: Sequence[Rule], store: Store, sinks: Sequence[Sink]) -> Pipeline:
     """The pipeline scan and replay run: the command line's windows, and console links from the environment."""
     return Pipeline(
@@ -84,6 +99,7 @@ def _pipeline(args: argparse.Namespace, rules: Sequence[Rule], store: Store, sin
         learning_period=args.learning_period,
         lateness=args.allowed_lateness,
         consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
+        prime=getattr(args, "prime", False),  # replay has no --prime
     )
 
 

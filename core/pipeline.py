@@ -47,6 +47,8 @@ class Summary:
     without_term: Counter[str] = field(default_factory=Counter)
     too_late: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
+    #: with prime: terms per new_terms rule recorded as first seen (core.engine.Engine's prime)
+    learned: Counter[str] = field(default_factory=Counter)
     inferred_timestamps: int = 0
     state_reads: int = 0
     state_writes: int = 0
@@ -67,6 +69,7 @@ class Summary:
             "without_term": dict(self.without_term),
             "too_late": dict(self.too_late),
             "alerts": dict(self.alerts),
+            "learned": dict(self.learned),
             "inferred_timestamps": self.inferred_timestamps,
             "state_requests": {"reads": self.state_reads, "writes": self.state_writes},
         }
@@ -79,6 +82,7 @@ class Pipeline:
     speed, the counts of prefiltered, malformed and duplicate records, and state requests (skipped records
     do not fill `batch_size`, so fewer, larger batches are evaluated), never a match or an alert.
     `consoles` says where the console links of each alert lead (core.links); GKE's need no setting.
+    `prime` runs only the new_terms rules and records their sightings without alerting (core.engine.Engine).
     """
 
     def __init__(
@@ -94,10 +98,14 @@ class Pipeline:
         max_alerts_per_rule: int = 100,
         prefilter: bool = True,
         consoles: Consoles = NO_CONSOLES,
+        prime: bool = False,
     ) -> None:
-        self.prefilter = Prefilter.for_rules([rule for rule in rules if rule.enabled]) if prefilter else None
+        primed = [rule for rule in rules if rule.enabled and (rule.type == "new_terms" or not prime)]
+        self.prefilter = Prefilter.for_rules(primed) if prefilter else None
         self.store = CountingStore(store)
-        self.engine = Engine(rules, self.store, learning_period=learning_period, lateness=lateness, clock=clock)
+        self.engine = Engine(
+            rules, self.store, learning_period=learning_period, lateness=lateness, clock=clock, prime=prime
+        )
         self.delivery = Delivery(
             self.store, sinks, max_per_rule=max_alerts_per_rule, retention=lateness + RETENTION_MARGIN, clock=clock
         )
@@ -162,5 +170,6 @@ class Pipeline:
         summary.matches.update(evaluation.matches)
         summary.without_term.update(evaluation.without_term)
         summary.too_late.update(evaluation.too_late)
+        summary.learned.update(evaluation.learned)
         sent = self.delivery.deliver(with_links(evaluation.alerts, self.consoles))
         summary.alerts.update(alert.rule_id for alert in sent)

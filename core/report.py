@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.pipeline import Summary
+from core.rules.schema import Rule
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -32,6 +33,17 @@ def format_summary(summary: Summary, *, store_label: str) -> str:
     if summary.inferred_timestamps:
         lines.append(f"  events without any timestamp (ingestion time used): {summary.inferred_timestamps:,}")
     lines.append(f"  state:    {store_label}, {summary.state_reads:,} reads, {summary.state_writes:,} writes")
+    return "\n".join(lines)
+
+
+def format_learned(summary: Summary, rules: Sequence[Rule], *, store_label: str) -> str:
+    """What `scan --prime` learned: per new_terms rule, the terms recorded as first seen, and where."""
+    primed = [rule for rule in rules if rule.enabled and rule.type == "new_terms"]
+    width = max(len(rule.id) for rule in primed)
+    lines = [f"Primed {store_label} with new-terms baselines:"]
+    for rule in primed:
+        fields = ", ".join(rule.new_terms.fields) if rule.new_terms else ""
+        lines.append(f"  {rule.id:<{width}}  {summary.learned[rule.id]:>9,} terms learned  ({fields})")
     return "\n".join(lines)
 
 

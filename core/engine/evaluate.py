@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import attrgetter
+from typing import Any
 
 from core.engine import counting, new_terms, threshold
 from core.engine.alerting import build_alert
-from core.engine.commit import Apply, commit
+from core.engine.commit import Apply, Outcome, commit
 from core.engine.windows import later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule
@@ -34,10 +35,17 @@ class Evaluation:
     without_term: Counter[str] = field(default_factory=Counter)
     #: matched events older than the allowed lateness behind their group's newest event: dropped
     too_late: Counter[str] = field(default_factory=Counter)
+    #: with prime: terms recorded as first seen, per new_terms rule
+    learned: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
-    """Holds the rules, the store and a warm cache of known terms (reused across batches in one container)."""
+    """Holds the rules, the store and a warm cache of known terms (reused across batches in one container).
+
+    `prime` builds baselines from history: only new_terms rules run, and they record every sighting without
+    alerting, as in a learning period that never ends. Each primed rule's learning period is moved back to the
+    earliest event primed, so a deployment whose history covers its learning period starts alerting at once.
+    """
 
     def __init__(
         self,
@@ -48,8 +56,10 @@ class Engine:
         lateness: timedelta = DEFAULT_LATENESS,
         clock: Callable[[], datetime] = utcnow,
         cache_size: int = 100_000,
+        prime: bool = False,
     ) -> None:
-        self.rules = tuple(rule for rule in rules if rule.enabled)
+        self.rules = tuple(rule for rule in rules if rule.enabled and (rule.type == "new_terms" or not prime))
+        self.prime = prime
         self.store = store
         self.learning_period = learning_period
         self.lateness = lateness
@@ -159,7 +169,9 @@ class Engine:
                 terms[term].append(event)
         if not terms:
             return []
-        learning_until = self._learning_until(rule, matched[0].timestamp)
+        learning_until = self._primed(rule, matched[0].timestamp) if self.prime else self._learning_until(
+            rule, matched[0].timestamp
+        )
         keys = {term: new_terms.state_key(rule, term) for term in terms}
         missing = [
             key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now
@@ -175,7 +187,20 @@ class Engine:
             )
             alerts.extend(raised)
             self._remember(key, stored)
+            if _first_sighting(stored) != _first_sighting(known):
+                result.learned[rule.id] += 1
         return alerts
+
+    def _primed(self, rule: Rule, first_event: datetime) -> datetime:
+        """Never alert; and start the rule's learning period no later than `first_event` (see the class)."""
+        known = self._learning_start.get(rule.id)
+        if known is None or first_event < known:
+            key = new_terms.learning_key(rule)
+            current = get_one(self.store, key)
+            expires = self._clock() + new_terms.LEARNING_RECORD_TTL
+            start, _ = commit(self.store, key, current, partial(_earlier_start, first_event, expires))
+            self._learning_start[rule.id] = start
+        return datetime.max.replace(tzinfo=UTC)
 
     def _learning_until(self, rule: Rule, first_event: datetime) -> datetime | None:
         """End of the learning period, which starts at the first event the store ever saw for this rule."""
@@ -205,3 +230,15 @@ class Engine:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _first_sighting(item: Item | None) -> object:
+    return item.value.get("first") if item is not None else None
+
+
+def _earlier_start(first_event: datetime, expires: datetime, value: Mapping[str, Any] | None) -> Outcome[datetime]:
+    """A learning record starting at `first_event`, unless the stored one starts earlier already."""
+    start = parse_time(value.get("start")) if value else None
+    if start is not None and start <= first_event:
+        return Outcome(None, None, start)
+    return Outcome({"start": isoformat(first_event)}, expires, first_event)
