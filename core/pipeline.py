@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from core.alerts.base import Sink
 from core.delivery import RETENTION_MARGIN, Delivery
@@ -16,12 +16,14 @@ from core.links import NO_CONSOLES, Consoles, with_links
 from core.model import AuditEvent
 from core.prefilter import Prefilter
 from core.rules.schema import Rule
-from core.sources import Prefiltered, decode
+from core.sources import Format, Prefiltered, Skip, decode
 from core.state.base import Store
 from core.state.counting import CountingStore
 from core.timeutil import utcnow
 
 Document = bytes | str | dict[str, Any] | list[Any]
+#: What decoding gives for each record of a document.
+Item = AuditEvent | Skip | Prefiltered
 
 #: Audit events before this are refused as `implausible_timestamp` (Kubernetes 1.0 shipped in 2015), and so are
 #: events more than FUTURE_SLACK after the time of receipt: a clock that far off is a forgery or a broken clock.
@@ -75,6 +77,19 @@ class Summary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Decoder:
+    """The decode stage of one run: a document -> its items. It pickles when its Prefilter does (core.parallel)."""
+
+    fmt: str
+    received_at: datetime
+    prefilter: Prefilter | None = None
+
+    def __call__(self, document: Document) -> Iterable[Item]:
+        fmt = cast(Format, self.fmt)  # decode refuses a name outside core.sources.FORMATS
+        return decode(document, fmt=fmt, received_at=self.received_at, prefilter=self.prefilter)
+
+
 class Pipeline:
     """Decode, dedupe on (audit_id, stage), evaluate, deliver. Bad records are counted; infrastructure errors raise.
 
@@ -113,6 +128,10 @@ class Pipeline:
         self.consoles = consoles
         self._clock = clock
 
+    def decoder(self, fmt: str = "auto") -> Decoder:
+        """The decode stage of one run, received now; `consume` takes what it gives for each document."""
+        return Decoder(fmt, self._clock(), self.prefilter)
+
     def process(
         self,
         documents: Iterable[Document],
@@ -122,15 +141,27 @@ class Pipeline:
         on_skip: Callable[[str], None] | None = None,
     ) -> Summary:
         """Run `documents` through the rules; `on_skip` hears the reason for each record skipped, as it is."""
+        decoder = self.decoder(fmt)  # one time of receipt per call, as one invocation receives its whole batch
+        decoded = map(decoder, documents)
+        return self.consume(decoded, received_at=decoder.received_at, progress=progress, on_skip=on_skip)
+
+    def consume(
+        self,
+        decoded: Iterable[Iterable[Item]],
+        *,
+        received_at: datetime,
+        progress: Callable[[int], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
+    ) -> Summary:
+        """The consume stage: each document's items, in input order (from a `decoder` whose time of receipt is
+        `received_at`), counted, deduplicated, batched and evaluated, as `process` does (core.parallel)."""
         summary = Summary()
-        received_at = self._clock()  # one time of receipt per call, as one invocation receives its whole batch
         latest = received_at + FUTURE_SLACK
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []
         seen: set[tuple[str, str | None]] = set()
-        for document in documents:
+        for items in decoded:
             summary.documents += 1
-            items = decode(document, fmt=fmt, received_at=received_at, prefilter=self.prefilter)  # type: ignore[arg-type]
             for item in items:
                 if isinstance(item, AuditEvent):
                     if not PLAUSIBLE_SINCE <= item.timestamp <= latest:
