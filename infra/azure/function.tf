@@ -24,7 +24,8 @@ resource "azurerm_service_plan" "secretwatch" {
   sku_name            = var.function_plan_sku
 }
 
-# The Function App's settings; SECRETWATCH_TUNING joins them when var.tuning names a bundled file.
+# The Function App's settings; SECRETWATCH_TUNING joins them when var.tuning names a bundled file, and the sinks'
+# Key Vault references (var.sink_secrets) when there are any.
 locals {
   app_settings = {
     SECRETWATCH_STORE           = local.store_uri
@@ -75,10 +76,21 @@ resource "azurerm_linux_function_app" "secretwatch" {
     }
   }
 
-  app_settings = merge(local.app_settings, local.tuning_settings, local.workspace_settings)
+  # The sinks' secrets first: a setting of the stack's own, later in the merge, always wins.
+  app_settings = merge(local.sink_secret_settings, local.app_settings, local.tuning_settings, local.workspace_settings)
 
   lifecycle {
     # Zip deployment to a Linux Consumption app points this setting at the uploaded package; keep it.
     ignore_changes = [app_settings["WEBSITE_RUN_FROM_PACKAGE"]]
+
+    precondition {
+      condition     = length(local.unmounted_sink_env) == 0
+      error_message = "extra_sinks read ${join(", ", local.unmounted_sink_env)} from the environment, which sink_secrets does not set: add NAME = \"https://VAULT.vault.azure.net/secrets/SECRET\" to sink_secrets for each."
+    }
+
+    precondition {
+      condition     = length(local.unknown_sink_vaults) == 0
+      error_message = "sink_secrets refer to the Key Vault(s) ${join(", ", local.unknown_sink_vaults)}, which are neither this stack's vault nor listed in sink_secret_vault_ids: add each one's resource ID there."
+    }
   }
 }

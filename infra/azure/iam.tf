@@ -16,9 +16,20 @@ resource "azurerm_role_assignment" "function_table_contributor" {
   principal_type       = "ServicePrincipal"
 }
 
-# Resolves the Key Vault reference in the app settings (the SMTP password).
+# Resolves the Key Vault references in the app settings: the SMTP password, and any sink secret kept here.
 resource "azurerm_role_assignment" "function_secrets_user" {
   scope                = azurerm_key_vault.secretwatch.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_linux_function_app.secretwatch.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# The sinks' secrets kept in other vaults (var.sink_secret_vault_ids): read access on exactly the referenced
+# secrets, not on their vaults. Secrets in this stack's vault are covered by the grant above.
+resource "azurerm_role_assignment" "function_sink_secrets" {
+  for_each = local.sink_secret_grants
+
+  scope                = each.value
   role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_linux_function_app.secretwatch.identity[0].principal_id
   principal_type       = "ServicePrincipal"

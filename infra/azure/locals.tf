@@ -32,6 +32,39 @@ locals {
   # The e-mail sink first, then any extra sinks; the app splits the list at commas that start a new URI.
   sinks_uri = join(",", concat([local.smtp_uri], var.extra_sinks))
 
+  # Secrets the sinks read from the environment: app settings that App Service resolves from Key Vault with the
+  # app's identity (Terraform never reads a value). Each URI is split by the sink_secrets validation's pattern.
+  sink_secret_settings = { for name, uri in var.sink_secrets : name => "@Microsoft.KeyVault(SecretUri=${uri})" }
+  sink_secret_parts = {
+    for name, uri in var.sink_secrets :
+    name => regex("^https://(?P<vault>[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])\\.vault\\.azure\\.net/secrets/(?P<secret>[A-Za-z0-9-]{1,127})/?$", uri)
+  }
+  # Vault names are global and case-insensitive: the last segment of a vault's resource ID identifies it.
+  sink_vault_ids = { for id in var.sink_secret_vault_ids : lower(element(split("/", id), 8)) => id }
+  # The identity already reads every secret of this stack's vault; in another vault it reads exactly the named ones.
+  # Keyed by vault/secret (both case-insensitive), one grant however many variables refer to the secret.
+  sink_secret_grants = {
+    for key, scopes in {
+      for parts in values(local.sink_secret_parts) :
+      lower("${parts.vault}/${parts.secret}") => "${local.sink_vault_ids[lower(parts.vault)]}/secrets/${parts.secret}"...
+      if contains(keys(local.sink_vault_ids), lower(parts.vault))
+    } : key => scopes[0]
+  }
+  unknown_sink_vaults = sort(distinct([
+    for parts in values(local.sink_secret_parts) : lower(parts.vault)
+    if lower(parts.vault) != local.names.key_vault && !contains(keys(local.sink_vault_ids), lower(parts.vault))
+  ]))
+
+  # The environment variables the extra sinks name (secret_env=, password_env=, env://NAME) that nothing sets:
+  # the Function App's precondition refuses to deploy a sink that would fail on its first alert.
+  sink_env_references = distinct(flatten([
+    for uri in var.extra_sinks : concat(
+      flatten(regexall("[?&][a-z]+_env=([A-Za-z_][A-Za-z0-9_]*)", uri)),
+      flatten(regexall("^env://([A-Za-z_][A-Za-z0-9_]*)$", uri)),
+    )
+  ]))
+  unmounted_sink_env = sort(setsubtract(local.sink_env_references, concat(keys(var.sink_secrets), ["SMTP_PASSWORD"])))
+
   # Addresses are percent-encoded: a "+" in a query string would otherwise arrive as a space.
   smtp_uri = format("smtp://%s:%d?%s", var.smtp_host, var.smtp_port, join("&", [
     "from=${urlencode(var.alert_from)}",

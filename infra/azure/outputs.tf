@@ -24,8 +24,13 @@ output "state_table" {
 }
 
 output "key_vault_name" {
-  description = "Key Vault holding the SMTP password."
+  description = "Key Vault holding the SMTP password, and any sink secret you store there."
   value       = azurerm_key_vault.secretwatch.name
+}
+
+output "key_vault_uri" {
+  description = "URI of the stack's Key Vault; a sink secret stored there is referred to as KEY_VAULT_URI + \"secrets/NAME\" in sink_secrets."
+  value       = azurerm_key_vault.secretwatch.vault_uri
 }
 
 output "smtp_password_secret_name" {

@@ -155,12 +155,49 @@ variable "no_data_minutes" {
 }
 
 variable "extra_sinks" {
-  description = "More alert sink URIs after the e-mail, such as a webhook. No secret in a URI; this module sets no environment variable a sink would read one from."
+  description = "More alert sink URIs after the e-mail, such as a signed webhook. No secret in a URI: a sink names the environment variable holding one (secret_env=NAME, password_env=NAME, or env://NAME for a URI that is itself secret, such as a Slack webhook) and sink_secrets sets it from Key Vault."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for uri in var.extra_sinks : can(regex("^[a-z][a-z0-9+.-]*://[^\\s]+$", uri))])
     error_message = "extra_sinks: sink URIs such as jsonl://-, each starting with its scheme and holding no spaces."
+  }
+
+  validation {
+    condition     = !anytrue([for uri in var.extra_sinks : can(regex("(?i)^https?://hooks\\.slack\\.com/", uri))])
+    error_message = "extra_sinks: a Slack incoming-webhook URL is itself a secret; store it in Key Vault, reference it with sink_secrets (SLACK_WEBHOOK_URL = \"https://VAULT.vault.azure.net/secrets/NAME\") and list env://SLACK_WEBHOOK_URL instead."
+  }
+}
+
+variable "sink_secrets" {
+  description = "Environment variables the extra sinks read a secret from, each an app setting referring to a Key Vault secret by its versionless URI: NAME = \"https://VAULT.vault.azure.net/secrets/SECRET\". The values never pass through Terraform. The vault must use Azure RBAC; a vault other than this stack's must be listed in sink_secret_vault_ids."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.sink_secrets) : can(regex("^[A-Z_][A-Z0-9_]*$", name))])
+    error_message = "sink_secrets: keys are environment variable names in capitals, digits and _, such as WEBHOOK_SIGNING_KEY."
+  }
+
+  validation {
+    condition     = !anytrue([for name in keys(var.sink_secrets) : can(regex("^(SECRETWATCH_|FUNCTIONS_|WEBSITE_|WEBSITES_|AZUREWEBJOBS|AZURE_|APPINSIGHTS_|APPLICATIONINSIGHTS_|APPSETTING_|SCM_|MSI_|IDENTITY_|EVENTHUBCONNECTION|PYTHON|DOCKER_)|^(SMTP_PASSWORD|PORT|PATH|HOME)$", name))])
+    error_message = "sink_secrets: a name is reserved (SECRETWATCH_*, SMTP_PASSWORD, EventHubConnection*, or one the Functions host or runtime uses: FUNCTIONS_*, WEBSITE_*, AzureWebJobs*, AZURE_*, APPINSIGHTS_*, APPLICATIONINSIGHTS_*, APPSETTING_*, SCM_*, MSI_*, IDENTITY_*, PYTHON*, DOCKER_*, PORT, PATH, HOME); choose another, such as WEBHOOK_SIGNING_KEY."
+  }
+
+  validation {
+    condition     = alltrue([for uri in values(var.sink_secrets) : can(regex("^https://(?P<vault>[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])\\.vault\\.azure\\.net/secrets/(?P<secret>[A-Za-z0-9-]{1,127})/?$", uri))])
+    error_message = "sink_secrets: values are versionless Key Vault secret URIs, https://VAULT.vault.azure.net/secrets/SECRET (no version, so a new version is picked up), never the secret itself."
+  }
+}
+
+variable "sink_secret_vault_ids" {
+  description = "Resource IDs of the Key Vaults (Azure RBAC) holding sink_secrets, other than this stack's own vault (output key_vault_name); the function gets Key Vault Secrets User on exactly the referenced secrets."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.sink_secret_vault_ids : can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.KeyVault/vaults/[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$", id))])
+    error_message = "sink_secret_vault_ids: Key Vault resource IDs, /subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/NAME (az keyvault show --name NAME --query id)."
   }
 }

@@ -63,8 +63,9 @@ resource "google_service_account" "function" {
   depends_on = [google_project_service.required]
 }
 
-# Least privilege: read and write documents of the secretwatch database only, read the one secret, and
-# write logs. The function needs nothing else (delivery comes to it by push).
+# Least privilege: read and write documents of the secretwatch database only, read its secrets (the SMTP
+# password and those in var.sink_secrets), and write logs. The function needs nothing else (delivery comes to it
+# by push).
 resource "google_project_iam_member" "function_datastore" {
   project = var.project
   role    = "roles/datastore.user"
@@ -86,6 +87,17 @@ resource "google_project_iam_member" "function_log_writer" {
 resource "google_secret_manager_secret_iam_member" "function_smtp_password" {
   project   = var.project
   secret_id = google_secret_manager_secret.smtp_password.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function.email}"
+}
+
+# The sinks' own secrets (var.sink_secrets), in this project or another: read access on exactly those secrets,
+# never on the project's other secrets. Their values are added out of band, like the SMTP password.
+resource "google_secret_manager_secret_iam_member" "function_sink_secrets" {
+  for_each = local.sink_secret_grants
+
+  project   = each.value.project
+  secret_id = each.value.secret
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.function.email}"
 }
@@ -130,12 +142,30 @@ resource "google_cloudfunctions2_function" "secretwatch" {
       secret     = google_secret_manager_secret.smtp_password.secret_id
       version    = var.smtp_password_version
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.sink_secret_mounts
+      content {
+        key        = secret_environment_variables.key
+        project_id = secret_environment_variables.value.project
+        secret     = secret_environment_variables.value.secret
+        version    = secret_environment_variables.value.version
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.unmounted_sink_env) == 0
+      error_message = "extra_sinks read ${join(", ", local.unmounted_sink_env)} from the environment, which sink_secrets does not mount: add NAME = \"projects/PROJECT/secrets/SECRET\" to sink_secrets for each."
+    }
   }
 
   depends_on = [
     google_project_service.required,
     google_project_iam_member.function_datastore,
     google_secret_manager_secret_iam_member.function_smtp_password,
+    google_secret_manager_secret_iam_member.function_sink_secrets,
     google_secret_manager_secret_version.smtp_password_placeholder,
   ]
 }

@@ -33,6 +33,11 @@ output "smtp_password_secret" {
   value       = google_secret_manager_secret.smtp_password.id
 }
 
+output "sink_secrets_readable" {
+  description = "Secret Manager secrets (from sink_secrets) the function may read for its sinks; add their values as versions out of band."
+  value       = sort(keys(local.sink_secret_grants))
+}
+
 output "no_data_alert_policy" {
   description = "Cloud Monitoring policy that emails alert_to when no audit message was processed for no_data_minutes."
   value       = google_monitoring_alert_policy.no_data.name

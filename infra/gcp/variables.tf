@@ -139,12 +139,38 @@ variable "no_data_minutes" {
 }
 
 variable "extra_sinks" {
-  description = "More alert sink URIs after the e-mail, such as a webhook. No secret in a URI; this module sets no environment variable a sink would read one from."
+  description = "More alert sink URIs after the e-mail, such as a signed webhook. No secret in a URI: a sink names the environment variable holding one (secret_env=NAME, password_env=NAME, or env://NAME for a URI that is itself secret, such as a Slack webhook) and sink_secrets mounts it."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for uri in var.extra_sinks : can(regex("^[a-z][a-z0-9+.-]*://[^\\s]+$", uri))])
     error_message = "extra_sinks: sink URIs such as jsonl://-, each starting with its scheme and holding no spaces."
+  }
+
+  validation {
+    condition     = !anytrue([for uri in var.extra_sinks : can(regex("(?i)^https?://hooks\\.slack\\.com/", uri))])
+    error_message = "extra_sinks: a Slack incoming-webhook URL is itself a secret; store it in Secret Manager, mount it with sink_secrets (SLACK_WEBHOOK_URL = \"projects/P/secrets/S\") and list env://SLACK_WEBHOOK_URL instead."
+  }
+}
+
+variable "sink_secrets" {
+  description = "Environment variables the extra sinks read a secret from, each mounted from Secret Manager by reference: NAME = \"projects/PROJECT/secrets/SECRET\" (latest version) or \"projects/PROJECT/secrets/SECRET/versions/N\". The values never pass through Terraform; the function may read exactly these secrets."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.sink_secrets) : can(regex("^[A-Z_][A-Z0-9_]*$", name))])
+    error_message = "sink_secrets: keys are environment variable names in capitals, digits and _, such as WEBHOOK_SIGNING_KEY."
+  }
+
+  validation {
+    condition     = !anytrue([for name in keys(var.sink_secrets) : can(regex("^(SECRETWATCH_|X_GOOGLE_|GOOGLE_|FUNCTION_|K_|CLOUD_RUN_|PYTHON)|_EMULATOR_HOST$|^(SMTP_PASSWORD|PORT|PATH|HOME)$", name))])
+    error_message = "sink_secrets: a name is reserved (SECRETWATCH_*, SMTP_PASSWORD, or one the runtime sets: GOOGLE_*, X_GOOGLE_*, FUNCTION_*, K_*, CLOUD_RUN_*, PYTHON*, *_EMULATOR_HOST, PORT, PATH, HOME); choose another, such as WEBHOOK_SIGNING_KEY."
+  }
+
+  validation {
+    condition     = alltrue([for reference in values(var.sink_secrets) : can(regex("^projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)/secrets/(?P<secret>[A-Za-z0-9_-]{1,255})(?:/versions/(?P<version>latest|[1-9][0-9]*))?$", reference))])
+    error_message = "sink_secrets: values are Secret Manager secret names, projects/PROJECT/secrets/SECRET or projects/PROJECT/secrets/SECRET/versions/N, never the secret itself."
   }
 }

@@ -213,6 +213,7 @@ def test_managed_identity_gets_exactly_hub_receive_table_access_and_secret_reads
         ("Azure Event Hubs Data Receiver", ref("azurerm_eventhub.kube_audit.id")),
         ("Storage Table Data Contributor", table_scope),
         ("Key Vault Secrets User", ref("azurerm_key_vault.secretwatch.id")),
+        ("Key Vault Secrets User", ref("each.value")),  # the sinks' secrets in other vaults, one by one (below)
     }
 
 
@@ -240,7 +241,9 @@ def test_function_app_reads_a_bundled_tuning_file_only_when_the_tuning_variable_
     app = azure.resource("azurerm_linux_function_app", "secretwatch")
     variable = azure.variables["tuning"]
 
-    assert app["app_settings"] == ref("merge(local.app_settings, local.tuning_settings, local.workspace_settings)")
+    assert app["app_settings"] == ref(
+        "merge(local.sink_secret_settings, local.app_settings, local.tuning_settings, local.workspace_settings)"
+    )
     assert variable["default"] is None
     assert "make package-azure TUNING=" in variable["description"]
     assert evaluate_locals(FOLDER, VARIABLES, ["tuning_settings"]) == {"tuning_settings": {}}
@@ -323,3 +326,179 @@ def test_no_data_window_is_the_quiet_period_as_azure_monitor_spells_it(minutes: 
 def test_variables_refuse_a_no_data_period_azure_monitor_has_no_window_for(minutes: int) -> None:
     with pytest.raises(TerraformError, match="no_data_minutes"):
         evaluate_locals(FOLDER, {**VARIABLES, "no_data_minutes": minutes}, ["no_data_window"])
+
+
+# --- the sinks' secrets, by reference (sink_secrets) -------------------------------------------------------
+
+SECOPS_VAULT = (
+    "/subscriptions/6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-secops"
+    "/providers/Microsoft.KeyVault/vaults/kv-secops"
+)
+SIGNED_WEBHOOK = "https://siem.acme.example/hooks/secretwatch?format=ocsf&secret_env=WEBHOOK_SIGNING_KEY"
+SINK_SECRETS = {
+    "WEBHOOK_SIGNING_KEY": "https://kv-secops.vault.azure.net/secrets/secretwatch-webhook-key",
+    "SLACK_WEBHOOK_URL": "https://kv-secops.vault.azure.net/secrets/secretwatch-slack-url/",
+    "SIGNING_KEY_AGAIN": "https://KV-SECOPS.vault.azure.net/secrets/SecretWatch-Webhook-Key",
+}
+WITH_SINK_SECRETS = {
+    **VARIABLES,
+    "extra_sinks": [SIGNED_WEBHOOK, "env://SLACK_WEBHOOK_URL"],
+    "sink_secrets": SINK_SECRETS,
+    "sink_secret_vault_ids": [SECOPS_VAULT],
+}
+
+
+def _patterns(azure: Module, variable: str) -> list[re.Pattern[str]]:
+    """The regexes of a variable's validation blocks, as Terraform reads them from the string literals."""
+    conditions = [validation["condition"] for validation in azure.variables[variable]["validation"]]
+    literals = [literal for condition in conditions for literal in re.findall(r'regex\("((?:[^"\\]|\\.)*)"', condition)]
+    return [re.compile(json.loads(f'"{literal}"')) for literal in literals]
+
+
+def test_sink_secrets_become_key_vault_reference_settings_that_the_stacks_own_settings_override(
+    azure: Module,
+) -> None:
+    settings = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sink_secret_settings"])["sink_secret_settings"]
+    app = azure.resource("azurerm_linux_function_app", "secretwatch")
+
+    assert settings == {name: f"@Microsoft.KeyVault(SecretUri={uri})" for name, uri in SINK_SECRETS.items()}
+    assert app["app_settings"].startswith("${merge(local.sink_secret_settings, local.app_settings")
+
+
+def test_function_may_read_exactly_the_referenced_secrets_of_another_vault(azure: Module) -> None:
+    grant = azure.resource("azurerm_role_assignment", "function_sink_secrets")
+    grants = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sink_secret_grants"])["sink_secret_grants"]
+
+    assert (grant["for_each"], grant["scope"]) == (ref("local.sink_secret_grants"), ref("each.value"))
+    assert (grant["role_definition_name"], grant["principal_id"]) == ("Key Vault Secrets User", IDENTITY)
+    # One grant per secret (names are case-insensitive), scoped to the secret, not to its vault.
+    assert {key: scope.lower() for key, scope in grants.items()} == {
+        "kv-secops/secretwatch-webhook-key": f"{SECOPS_VAULT}/secrets/secretwatch-webhook-key".lower(),
+        "kv-secops/secretwatch-slack-url": f"{SECOPS_VAULT}/secrets/secretwatch-slack-url".lower(),
+    }
+
+
+def test_secrets_in_the_stacks_own_vault_need_no_further_grant(settings: dict[str, Any]) -> None:
+    own = f"https://{settings['names']['key_vault']}.vault.azure.net/secrets/slack-webhook-url"
+    values = evaluate_locals(
+        FOLDER,
+        {**VARIABLES, "extra_sinks": ["env://SLACK_WEBHOOK_URL"], "sink_secrets": {"SLACK_WEBHOOK_URL": own}},
+        ["sink_secret_grants", "unknown_sink_vaults", "unmounted_sink_env"],
+    )
+
+    assert values == {"sink_secret_grants": {}, "unknown_sink_vaults": [], "unmounted_sink_env": []}
+
+
+def test_without_sink_secrets_no_setting_or_grant_is_added() -> None:
+    values = evaluate_locals(FOLDER, VARIABLES, ["sink_secret_settings", "sink_secret_grants", "unmounted_sink_env"])
+
+    assert values == {"sink_secret_settings": {}, "sink_secret_grants": {}, "unmounted_sink_env": []}
+
+
+def test_function_app_refuses_to_deploy_a_sink_secret_it_could_not_read_or_a_sink_nothing_sets(
+    azure: Module,
+) -> None:
+    checks = block(azure.resource("azurerm_linux_function_app", "secretwatch"), "lifecycle")["precondition"]
+    unlisted = {**WITH_SINK_SECRETS, "sink_secret_vault_ids": []}
+    unset = {**WITH_SINK_SECRETS, "extra_sinks": ["env://PAGER_URL", "https://b.acme.example/?secret_env=OTHER_KEY"]}
+
+    assert [check["condition"] for check in checks] == [
+        ref("length(local.unmounted_sink_env) == 0"),
+        ref("length(local.unknown_sink_vaults) == 0"),
+    ]
+    assert evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["unknown_sink_vaults", "unmounted_sink_env"]) == {
+        "unknown_sink_vaults": [],
+        "unmounted_sink_env": [],
+    }
+    assert evaluate_locals(FOLDER, unlisted, ["unknown_sink_vaults"]) == {"unknown_sink_vaults": ["kv-secops"]}
+    assert evaluate_locals(FOLDER, unset, ["unmounted_sink_env"]) == {"unmounted_sink_env": ["OTHER_KEY", "PAGER_URL"]}
+
+
+@pytest.mark.parametrize("name", ["WEBHOOK_SIGNING_KEY", "SLACK_WEBHOOK_URL", "_KEY", "PAGER2_URL"])
+def test_sink_secret_names_accept_environment_variable_names(azure: Module, name: str) -> None:
+    well_formed, reserved, _ = _patterns(azure, "sink_secrets")
+
+    assert well_formed.search(name)
+    assert not reserved.search(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SECRETWATCH_STORE",
+        "SMTP_PASSWORD",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "WEBSITE_RUN_FROM_PACKAGE",
+        "AZUREWEBJOBSSTORAGE",
+        "AZURE_CLIENT_ID",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "EVENTHUBCONNECTION__FULLYQUALIFIEDNAMESPACE",
+        "MSI_ENDPOINT",
+        "IDENTITY_HEADER",
+        "PYTHONPATH",
+        "PORT",
+    ],
+)
+def test_sink_secret_names_refuse_what_secretwatch_or_the_functions_host_sets(azure: Module, name: str) -> None:
+    _, reserved, _ = _patterns(azure, "sink_secrets")
+
+    assert reserved.search(name)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://kv-secops.vault.azure.net/secrets/secretwatch-webhook-key",
+        "https://kv-secops.vault.azure.net/secrets/secretwatch-webhook-key/",
+        "https://KV1.vault.azure.net/secrets/A",
+    ],
+)
+def test_sink_secret_references_accept_versionless_secret_uris(azure: Module, uri: str) -> None:
+    _, _, reference = _patterns(azure, "sink_secrets")
+
+    assert reference.search(uri)
+    assert reference.pattern in (FOLDER / "locals.tf").read_text(encoding="utf-8").replace("\\\\", "\\")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "hunter2-the-signing-key",  # the secret itself
+        "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+        "https://kv-secops.vault.azure.net/secrets/secretwatch-webhook-key/0123456789abcdef0123456789abcdef",
+        "http://kv-secops.vault.azure.net/secrets/key",
+        "https://kv-secops.vault.azure.net.evil.example/secrets/key",
+        "https://kv-secops.vault.azure.net/keys/key",
+        "https://kv-secops.vault.azure.net/secrets/key_with_underscore",
+        "https://kv.vault.azure.net/secrets/key",  # a vault name has 3 to 24 characters
+        "@Microsoft.KeyVault(SecretUri=https://kv-secops.vault.azure.net/secrets/key)",
+    ],
+)
+def test_sink_secret_references_refuse_what_is_not_a_versionless_secret_uri(azure: Module, uri: str) -> None:
+    _, _, reference = _patterns(azure, "sink_secrets")
+
+    assert not reference.search(uri)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"sink_secrets": {"SECRETWATCH_SINKS": SINK_SECRETS["WEBHOOK_SIGNING_KEY"]}},
+            "sink_secrets: a name is reserved",
+        ),
+        ({"sink_secrets": {"webhook_key": SINK_SECRETS["WEBHOOK_SIGNING_KEY"]}}, "sink_secrets: keys are environment"),
+        ({"sink_secrets": {"WEBHOOK_SIGNING_KEY": "hunter2"}}, "sink_secrets: values are versionless Key Vault"),
+        ({"sink_secret_vault_ids": ["kv-secops"]}, "sink_secret_vault_ids: Key Vault resource IDs"),
+        ({"extra_sinks": ["https://hooks.slack.com/services/T0/B0/X"]}, "extra_sinks: a Slack incoming-webhook URL"),
+    ],
+)
+def test_terraform_refuses_sink_settings_its_validations_reject(variables: dict[str, object], message: str) -> None:
+    with pytest.raises(TerraformError, match=message):
+        evaluate_locals(FOLDER, {**VARIABLES, **variables}, ["sink_secret_settings"])
+
+
+def test_no_secret_value_has_a_default_and_the_vault_uri_is_an_output(azure: Module) -> None:
+    assert azure.variables["sink_secrets"]["default"] == {}
+    assert azure.variables["sink_secret_vault_ids"]["default"] == []
+    assert azure.outputs["key_vault_uri"]["value"] == ref("azurerm_key_vault.secretwatch.vault_uri")

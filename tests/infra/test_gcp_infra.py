@@ -413,3 +413,199 @@ def test_variables_refuse_a_no_data_period_cloud_monitoring_cannot_watch(minutes
 
 def _strings(value: Any) -> list[str]:
     return re.findall(r'"([^"]+)"', value) if isinstance(value, str) else list(value)
+
+
+# --- the sinks' secrets, by reference (sink_secrets) -------------------------------------------------------
+
+SIGNED_WEBHOOK = "https://siem.acme.example/hooks/secretwatch?format=ocsf&secret_env=WEBHOOK_SIGNING_KEY"
+SINK_SECRETS = {
+    "WEBHOOK_SIGNING_KEY": "projects/acme-secops/secrets/secretwatch-webhook-key",
+    "SLACK_WEBHOOK_URL": "projects/123456789012/secrets/secretwatch-slack-url/versions/4",
+    "SIGNING_KEY_AGAIN": "projects/acme-secops/secrets/secretwatch-webhook-key/versions/latest",
+}
+WITH_SINK_SECRETS = {
+    **VARIABLES,
+    "extra_sinks": [SIGNED_WEBHOOK, "env://SLACK_WEBHOOK_URL"],
+    "sink_secrets": SINK_SECRETS,
+}
+
+
+def _patterns(gcp: Module, variable: str) -> list[re.Pattern[str]]:
+    """The regexes of a variable's validation blocks, as Terraform reads them from the string literals."""
+    conditions = [validation["condition"] for validation in gcp.variables[variable]["validation"]]
+    literals = [literal for condition in conditions for literal in re.findall(r'regex\("((?:[^"\\]|\\.)*)"', condition)]
+    return [re.compile(json.loads(f'"{literal}"')) for literal in literals]
+
+
+def test_sink_secrets_are_mounted_as_the_functions_secret_environment_variables(gcp: Module) -> None:
+    service = block(gcp.resource("google_cloudfunctions2_function", "secretwatch"), "service_config")
+    (dynamic,) = service["dynamic"]
+    mounted = dynamic["secret_environment_variables"]
+    mounts = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sink_secret_mounts"])["sink_secret_mounts"]
+
+    assert mounted["for_each"] == ref("local.sink_secret_mounts")
+    assert mounted["content"] == [
+        {
+            "key": ref("secret_environment_variables.key"),
+            "project_id": ref("secret_environment_variables.value.project"),
+            "secret": ref("secret_environment_variables.value.secret"),
+            "version": ref("secret_environment_variables.value.version"),
+        }
+    ]
+    assert mounts == {
+        "WEBHOOK_SIGNING_KEY": {"project": "acme-secops", "secret": "secretwatch-webhook-key", "version": "latest"},
+        "SLACK_WEBHOOK_URL": {"project": "123456789012", "secret": "secretwatch-slack-url", "version": "4"},
+        "SIGNING_KEY_AGAIN": {"project": "acme-secops", "secret": "secretwatch-webhook-key", "version": "latest"},
+    }
+
+
+def test_function_may_read_exactly_the_secrets_sink_secrets_names_once_each(gcp: Module) -> None:
+    grant = gcp.resource("google_secret_manager_secret_iam_member", "function_sink_secrets")
+    function = gcp.resource("google_cloudfunctions2_function", "secretwatch")
+    grants = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sink_secret_grants"])["sink_secret_grants"]
+
+    assert grant["for_each"] == ref("local.sink_secret_grants")
+    assert (grant["project"], grant["secret_id"]) == (ref("each.value.project"), ref("each.value.secret"))
+    assert (grant["role"], grant["member"]) == ("roles/secretmanager.secretAccessor", FUNCTION_SA)
+    assert grants == {
+        "projects/acme-secops/secrets/secretwatch-webhook-key": {
+            "project": "acme-secops",
+            "secret": "secretwatch-webhook-key",
+        },
+        "projects/123456789012/secrets/secretwatch-slack-url": {
+            "project": "123456789012",
+            "secret": "secretwatch-slack-url",
+        },
+    }
+    # Cloud Run checks the runtime identity can read every mounted secret before it accepts a revision.
+    assert ref("google_secret_manager_secret_iam_member.function_sink_secrets") in function["depends_on"]
+
+
+def test_without_sink_secrets_nothing_more_is_mounted_or_granted() -> None:
+    values = evaluate_locals(FOLDER, VARIABLES, ["sink_secret_mounts", "sink_secret_grants", "unmounted_sink_env"])
+
+    assert values == {"sink_secret_mounts": {}, "sink_secret_grants": {}, "unmounted_sink_env": []}
+
+
+def test_function_refuses_to_deploy_a_sink_whose_environment_variable_nothing_mounts(gcp: Module) -> None:
+    (check,) = block(gcp.resource("google_cloudfunctions2_function", "secretwatch"), "lifecycle")["precondition"]
+    missing = {
+        **WITH_SINK_SECRETS,
+        "extra_sinks": [
+            *WITH_SINK_SECRETS["extra_sinks"],  # type: ignore[misc]
+            "https://hooks.acme.example/b?secret_env=OTHER_KEY",
+            "smtps://smtp.partner.example?from=a%40acme.example&to=b%40partner.example&username=u&password_env=SMTP_PASSWORD",
+            "env://PAGER_URL",
+        ],
+    }
+
+    assert check["condition"] == ref("length(local.unmounted_sink_env) == 0")
+    assert evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["unmounted_sink_env"]) == {"unmounted_sink_env": []}
+    unmounted = evaluate_locals(FOLDER, missing, ["unmounted_sink_env"])["unmounted_sink_env"]
+    assert unmounted == ["OTHER_KEY", "PAGER_URL"]
+
+
+def test_sinks_setting_lists_the_signed_webhook_and_the_slack_reference_after_the_email() -> None:
+    uri = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sinks_uri"])["sinks_uri"]
+
+    assert split_uris(uri)[1:] == [SIGNED_WEBHOOK, "env://SLACK_WEBHOOK_URL"]
+    assert "secretwatch-webhook-key" not in uri, "the sinks name the variable, not the secret"
+
+
+@pytest.mark.parametrize("name", ["WEBHOOK_SIGNING_KEY", "SLACK_WEBHOOK_URL", "_KEY", "PAGER2_URL"])
+def test_sink_secret_names_accept_environment_variable_names(gcp: Module, name: str) -> None:
+    well_formed, reserved, _ = _patterns(gcp, "sink_secrets")
+
+    assert well_formed.search(name)
+    assert not reserved.search(name)
+
+
+@pytest.mark.parametrize("name", ["webhook_key", "2FA_KEY", "WEBHOOK-KEY", "WEBHOOK KEY", ""])
+def test_sink_secret_names_refuse_what_is_not_an_environment_variable_name(gcp: Module, name: str) -> None:
+    well_formed, _, _ = _patterns(gcp, "sink_secrets")
+
+    assert not well_formed.search(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SECRETWATCH_SINKS",
+        "SECRETWATCH_STORE",
+        "SMTP_PASSWORD",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "K_SERVICE",
+        "FUNCTION_TARGET",
+        "X_GOOGLE_FUNCTION_NAME",
+        "PORT",
+        "PATH",
+        "PYTHONPATH",
+        "FIRESTORE_EMULATOR_HOST",
+    ],
+)
+def test_sink_secret_names_refuse_what_secretwatch_or_the_runtime_sets(gcp: Module, name: str) -> None:
+    _, reserved, _ = _patterns(gcp, "sink_secrets")
+
+    assert reserved.search(name)
+
+
+@pytest.mark.parametrize(
+    ("reference", "version"),
+    [
+        ("projects/acme-prod-payments/secrets/secretwatch-webhook-key", None),
+        ("projects/123456789012/secrets/Slack_URL/versions/latest", "latest"),
+        ("projects/acme-secops/secrets/s/versions/12", "12"),
+    ],
+)
+def test_sink_secret_references_accept_secret_manager_names(gcp: Module, reference: str, version: str | None) -> None:
+    _, _, reference_pattern = _patterns(gcp, "sink_secrets")
+
+    match = reference_pattern.search(reference)
+    assert match
+    assert match["version"] == version
+    assert reference_pattern.pattern in (FOLDER / "locals.tf").read_text(encoding="utf-8").replace("\\\\", "\\")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "hunter2-the-signing-key",  # the secret itself
+        "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+        "secretwatch-webhook-key",  # no project
+        "projects/acme-secops/secrets/secretwatch-webhook-key/versions/0",
+        "projects/acme-secops/secrets/secretwatch-webhook-key/versions/v2",
+        "projects/Acme/secrets/key",
+        "projects/acme-secops/secrets/key.with.dots",
+        "//secretmanager.googleapis.com/projects/acme-secops/secrets/key",
+    ],
+)
+def test_sink_secret_references_refuse_what_is_not_a_secret_manager_name(gcp: Module, reference: str) -> None:
+    _, _, reference_pattern = _patterns(gcp, "sink_secrets")
+
+    assert not reference_pattern.search(reference)
+
+
+@pytest.mark.parametrize(
+    ("sink_secrets", "message"),
+    [
+        ({"SECRETWATCH_SINKS": "projects/acme-secops/secrets/s"}, "sink_secrets: a name is reserved"),
+        ({"webhook_key": "projects/acme-secops/secrets/s"}, "sink_secrets: keys are environment variable names"),
+        ({"WEBHOOK_SIGNING_KEY": "hunter2"}, "sink_secrets: values are Secret Manager secret names"),
+    ],
+)
+def test_terraform_refuses_sink_secrets_its_validations_reject(sink_secrets: dict[str, str], message: str) -> None:
+    with pytest.raises(TerraformError, match=message):
+        evaluate_locals(FOLDER, {**VARIABLES, "sink_secrets": sink_secrets}, ["sink_secret_mounts"])
+
+
+def test_terraform_refuses_a_slack_webhook_url_in_the_sink_list() -> None:
+    slack = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX?format=slack"
+
+    with pytest.raises(TerraformError, match="extra_sinks: a Slack incoming-webhook URL is itself a secret"):
+        evaluate_locals(FOLDER, {**VARIABLES, "extra_sinks": [slack]}, ["sinks_uri"])
+
+
+def test_no_secret_value_has_a_default(gcp: Module) -> None:
+    assert gcp.variables["sink_secrets"]["default"] == {}
+    assert gcp.variables["extra_sinks"]["default"] == []
+    assert gcp.outputs["sink_secrets_readable"]["value"] == ref("sort(keys(local.sink_secret_grants))")
