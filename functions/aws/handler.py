@@ -28,8 +28,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core.bootstrap import pipeline_from_env
 from core.pipeline import Pipeline, Summary
 
-logger = Logger(service="secretwatch")
-metrics = Metrics(namespace="secretwatch", service="secretwatch")
+#: Each stack sets POWERTOOLS_SERVICE_NAME to its own name, so its no-data alarm watches its own Events metric
+#: (a metric dimension shared by two stacks would hide one stack's silence behind the other's traffic).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "secretwatch"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "secretwatch"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 @functools.cache
@@ -56,7 +60,7 @@ def _publish(summary: Summary) -> None:
     )
     for reason, count in summary.malformed.items():
         with single_metric(
-            name="SkippedByReason", unit=MetricUnit.Count, value=count, namespace="secretwatch"
+            name="SkippedByReason", unit=MetricUnit.Count, value=count, namespace=NAMESPACE
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
 

@@ -235,7 +235,7 @@ resource "aws_lambda_function" "this" {
       SECRETWATCH_STORE            = "dynamodb://${aws_dynamodb_table.state.name}?region=${local.region}"
       SECRETWATCH_SINKS            = local.sinks
       SECRETWATCH_LEARNING_PERIOD  = var.learning_period
-      POWERTOOLS_SERVICE_NAME      = "secretwatch"
+      POWERTOOLS_SERVICE_NAME      = var.name # the no-data alarm's dimension: this deployment's alone
       POWERTOOLS_METRICS_NAMESPACE = "secretwatch"
     }, local.tuning_settings)
   }
@@ -327,7 +327,7 @@ resource "aws_cloudwatch_metric_alarm" "no_data" {
   alarm_description   = "secretwatch has counted no audit event on secrets for ${var.no_data_minutes} minutes; check that the cluster's audit log type is enabled, the subscription filter exists and the function runs."
   namespace           = "secretwatch"
   metric_name         = "Events"
-  dimensions          = { service = "secretwatch" }
+  dimensions          = { service = var.name }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = var.no_data_minutes

@@ -235,3 +235,20 @@ def test_bad_configuration_fails_with_one_clear_message(aws: Aws, monkeypatch: p
     handler.pipeline.cache_clear()
     with pytest.raises(ConfigError, match="unknown store scheme: use one of"):
         invoke(eks_lambda_event(ENUMERATION[:1], cluster="prod"))
+
+
+def test_metrics_carry_the_stacks_own_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The no-data alarm of each stack watches `Events` under its own service dimension (the stack's name)."""
+    import importlib
+
+    from functions.aws import handler
+
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "secretwatch-prod-eu")
+    monkeypatch.setenv("SECRETWATCH_STORE", "memory://")
+    monkeypatch.setenv("SECRETWATCH_SINKS", "jsonl:///dev/null")
+    try:
+        reloaded = importlib.reload(handler)
+        assert (reloaded.metrics.namespace, reloaded.metrics.service) == ("secretwatch", "secretwatch-prod-eu")
+    finally:
+        monkeypatch.delenv("POWERTOOLS_SERVICE_NAME")
+        importlib.reload(handler)

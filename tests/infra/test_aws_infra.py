@@ -334,8 +334,11 @@ def test_no_data_alarm_fires_when_the_handler_counts_no_event_for_the_quiet_peri
     from functions.aws import handler  # the metric the alarm watches is the one the handler publishes
 
     alarm = resource(template, "NoDataAlarm")["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == (handler.metrics.namespace, "Events")
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": handler.metrics.service}]
+    settings = resource(template, "Function")["Properties"]["Environment"]["Variables"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (settings["POWERTOOLS_METRICS_NAMESPACE"], "Events")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": settings["POWERTOOLS_SERVICE_NAME"]}]
+    assert settings["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}  # two stacks never share the metric
+    assert (handler.metrics.namespace, handler.metrics.service) == ("secretwatch", "secretwatch")  # unset: defaults
     assert alarm["TreatMissingData"] == "breaching"
     assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Period"]) == ("LessThanThreshold", 1, 60)
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "NoDataMinutes"}
@@ -501,11 +504,15 @@ def test_terraform_no_data_alarm_matches_the_templates(plan: dict[str, Any], tem
     alarm = planned(plan, "aws_cloudwatch_metric_alarm.no_data")
     sam = resource(template, "NoDataAlarm")["Properties"]
     assert (alarm["namespace"], alarm["metric_name"]) == (sam["Namespace"], sam["MetricName"])
-    assert alarm["dimensions"] == {d["Name"]: d["Value"] for d in sam["Dimensions"]}
+    assert alarm["dimensions"] == {"service": planned(plan, "aws_lambda_function.this")["function_name"]}
     assert (alarm["treat_missing_data"], alarm["comparison_operator"]) == ("breaching", "LessThanThreshold")
     assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == 30
     assert alarm["period"] == 60
     declared = load_module(TERRAFORM_DIR).resource("aws_cloudwatch_metric_alarm", "no_data")
+    function = load_module(TERRAFORM_DIR).resource("aws_lambda_function", "this")
+    (environment,) = function["environment"]
+    assert declared["dimensions"] == {"service": "${var.name}"}
+    assert "POWERTOOLS_SERVICE_NAME = var.name," in environment["variables"]  # the handler's metrics dimension
     assert declared["alarm_actions"] == declared["ok_actions"] == ["${aws_sns_topic.alerts.arn}"]
 
 
