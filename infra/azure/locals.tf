@@ -33,8 +33,12 @@ locals {
   sinks_uri = join(",", concat([local.smtp_uri], var.extra_sinks))
 
   # Secrets the sinks read from the environment: app settings that App Service resolves from Key Vault with the
-  # app's identity (Terraform never reads a value). Each URI is split by the sink_secrets validation's pattern.
-  sink_secret_settings = { for name, uri in var.sink_secrets : name => "@Microsoft.KeyVault(SecretUri=${uri})" }
+  # app's identity (Terraform never reads a value). Always with the trailing slash: versionless references written
+  # without it have been reported to keep resolving an old version after a rotation. Each URI is split by the
+  # sink_secrets validation's pattern.
+  sink_secret_settings = {
+    for name, uri in var.sink_secrets : name => "@Microsoft.KeyVault(SecretUri=${trimsuffix(uri, "/")}/)"
+  }
   sink_secret_parts = {
     for name, uri in var.sink_secrets :
     name => regex("^https://(?P<vault>[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])\\.vault\\.azure\\.net/secrets/(?P<secret>[A-Za-z0-9-]{1,127})/?$", uri)

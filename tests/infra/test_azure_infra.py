@@ -361,7 +361,11 @@ def test_sink_secrets_become_key_vault_reference_settings_that_the_stacks_own_se
     settings = evaluate_locals(FOLDER, WITH_SINK_SECRETS, ["sink_secret_settings"])["sink_secret_settings"]
     app = azure.resource("azurerm_linux_function_app", "secretwatch")
 
-    assert settings == {name: f"@Microsoft.KeyVault(SecretUri={uri})" for name, uri in SINK_SECRETS.items()}
+    assert settings == {
+        "WEBHOOK_SIGNING_KEY": "@Microsoft.KeyVault(SecretUri=https://kv-secops.vault.azure.net/secrets/secretwatch-webhook-key/)",
+        "SLACK_WEBHOOK_URL": "@Microsoft.KeyVault(SecretUri=https://kv-secops.vault.azure.net/secrets/secretwatch-slack-url/)",
+        "SIGNING_KEY_AGAIN": "@Microsoft.KeyVault(SecretUri=https://KV-SECOPS.vault.azure.net/secrets/SecretWatch-Webhook-Key/)",
+    }
     assert app["app_settings"].startswith("${merge(local.sink_secret_settings, local.app_settings")
 
 

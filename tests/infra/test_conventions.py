@@ -6,8 +6,10 @@ terraform.tfvars.example that sets exactly the variables without a default, to v
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import cast
 
 import hcl2
 import pytest
@@ -137,3 +139,40 @@ def test_extra_sinks_refuse_what_is_not_a_uri(cloud: str) -> None:
     folder = INFRA / cloud
     with pytest.raises(TerraformError, match="extra_sinks:"):
         evaluate_locals(folder, {**_example(folder), "extra_sinks": ["hooks.acme.example"]}, ["sinks_uri"])
+
+
+# --- the sinks' secrets, by reference ----------------------------------------------------------------------
+
+
+def _commented_sink_example(folder: Path) -> dict[str, object]:
+    """The optional sink settings the example shows commented out: the lines from `# extra_sinks =` on, uncommented."""
+    lines = (folder / "terraform.tfvars.example").read_text(encoding="utf-8").splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("# extra_sinks = ["))
+    values: dict[str, object] = hcl2.loads(
+        "\n".join(line.removeprefix("# ") for line in lines[start:]) + "\n", serialization_options=_OPTIONS
+    )
+    return values
+
+
+@pytest.mark.parametrize("folder", FOLDERS[1:], ids=lambda folder: folder.name)
+def test_example_sink_secrets_pass_the_validations_and_set_every_variable_the_sinks_name(folder: Path) -> None:
+    optional = _commented_sink_example(folder)
+    values = evaluate_locals(folder, {**_example(folder), **optional}, ["unmounted_sink_env", "sinks_uri"])
+
+    assert {"extra_sinks", "sink_secrets"} <= set(optional)
+    assert values["unmounted_sink_env"] == []
+    assert values["sinks_uri"].endswith(",".join(cast(list[str], optional["extra_sinks"])))
+
+
+@pytest.mark.parametrize("folder", FOLDERS[1:], ids=lambda folder: folder.name)
+def test_no_secret_value_is_in_the_example_or_a_default(folder: Path) -> None:
+    example = (folder / "terraform.tfvars.example").read_text(encoding="utf-8")
+    optional = _commented_sink_example(folder)
+    sinks = cast(list[str], optional["extra_sinks"])
+    references = cast(dict[str, str], optional["sink_secrets"])
+    defaults = [json.dumps(body.get("default")) for body in load_module(folder).variables.values()]
+
+    assert "hooks.slack.com" not in example
+    assert all("secret_env=" in uri or uri.startswith("env://") for uri in sinks), "each secret is named, not written"
+    assert all(value.startswith(("projects/", "https://")) for value in references.values())
+    assert not [value for value in defaults if re.search(r"(?i)hooks\.slack\.com|password=|secret=|key=", value)]
