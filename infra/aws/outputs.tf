@@ -8,6 +8,11 @@ output "state_table_name" {
   value       = aws_dynamodb_table.state.name
 }
 
+output "state_store_uri" {
+  description = "The function's store as a secretwatch URI: give it to `secretwatch scan --prime --state` and `secretwatch replay --state`."
+  value       = "dynamodb://${aws_dynamodb_table.state.name}?region=${local.region}"
+}
+
 output "alert_topic_arn" {
   description = "Subscribe more endpoints here."
   value       = aws_sns_topic.alerts.arn

@@ -692,3 +692,12 @@ def test_sam_build_takes_the_package_as_the_functions_code(build_dir: Path) -> N
     assert done.returncode == 0, report(done)
     assert (built / "Function" / "functions" / "aws").is_dir()
     assert (built / "Function" / "core" / "rules" / "secret_access_denied.yml").is_file()
+
+
+def test_the_store_uri_the_operator_primes_and_replays_into_is_the_functions_own(template: dict[str, Any]) -> None:
+    settings = function_properties(template)["Environment"]["Variables"]
+    assert template["Outputs"]["StateStoreUri"]["Value"] == settings["SECRETWATCH_STORE"]
+    output = load_module(TERRAFORM_DIR).outputs["state_store_uri"]["value"]
+    function = load_module(TERRAFORM_DIR).resource("aws_lambda_function", "this")
+    (environment,) = function["environment"]
+    assert f'SECRETWATCH_STORE = "{output}"' in environment["variables"]
