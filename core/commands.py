@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
+from typing import TypeVar
 
 from core.alerts.base import Sink
 from core.alerts.jsonl import JsonlSink
@@ -30,6 +31,7 @@ from core.timeutil import format_duration
 
 #: What each --output other than table writes on stdout, as a jsonl sink format.
 _FORMATS = {"jsonl": "json", "ocsf": "ocsf"}
+T = TypeVar("T")
 
 
 def scan(args: argparse.Namespace) -> int:
@@ -47,9 +49,7 @@ def scan(args: argparse.Namespace) -> int:
         progress = Progress(0 if 0 in sizes else sum(sizes))
         pipeline = _pipeline(args, rules, store, sinks)
         try:
-            summary = pipeline.process(
-                _documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped
-            )
+            summary = _run(pipeline, inputs, args, progress, skipped)
         finally:
             progress.finish()
             store.close()
@@ -107,12 +107,37 @@ def _store_uri(value: str) -> str:
     return "memory://" if value == "memory" else value
 
 
-def _documents(inputs: Sequence[Input], progress: Progress, skipped: SkippedRecords) -> Iterator[bytes]:
+def _run(
+    pipeline: Pipeline, inputs: Sequence[Input], args: argparse.Namespace, progress: Progress, skipped: SkippedRecords
+) -> Summary:
+    """Decode here, or in args.jobs worker processes (core.parallel) with the same alerts and counts."""
+    if args.jobs == 1:
+        documents = _placed(_documents(inputs), progress, skipped)
+        return pipeline.process(documents, fmt=args.format, on_skip=skipped.skipped)
+    from core.parallel import decoded_in_workers
+
+    decoder = pipeline.decoder(args.format)
+    with closing(decoded_in_workers(_documents(inputs), decoder, jobs=args.jobs)) as decoded:
+        placed = _placed(decoded, progress, skipped)
+        return pipeline.consume(placed, received_at=decoder.received_at, on_skip=skipped.skipped)
+
+
+#: Where a document came from: file name, the line it starts on, and its size with its newline.
+Place = tuple[str, int, int]
+
+
+def _documents(inputs: Sequence[Input]) -> Iterator[tuple[Place, bytes]]:
     for source in inputs:
         for line, document in read_documents(source):
-            skipped.at(source.name, line)
-            progress.advance(len(document) + 1)
-            yield document
+            yield (source.name, line, len(document) + 1), document
+
+
+def _placed(documents: Iterable[tuple[Place, T]], progress: Progress, skipped: SkippedRecords) -> Iterator[T]:
+    """Each document (or its decoded items) as the pipeline takes it, after telling the meter and -v where it is."""
+    for (name, line, size), document in documents:
+        skipped.at(name, line)
+        progress.advance(size)
+        yield document
 
 
 def replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,204 @@
+"""`secretwatch scan --jobs N`: decoding in N worker processes changes nothing the user sees but the time.
+
+Each run is the real command in a fresh interpreter, over a folder mixing raw audit JSON Lines (malformed lines,
+duplicates, a .gz file), EKS, GKE and AKS wire documents, and the shared corpus where it is present. The 20
+denied reads the secret-access-denied threshold counts are spread one per megabyte of traffic, so they reach the
+counting process in 20 different chunks of documents (core.parallel.CHUNK_BYTES).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from bench.traffic import SCENARIOS, _events, wire_documents
+from core.parallel import CHUNK_BYTES
+from core.scenarios import build_documents
+from tests.conftest import REPO, SHARED
+from tests.unit.engine_helpers import DENIED
+
+MIX, ALL_SECRETS = SCENARIOS
+DENIALS = build_documents(DENIED.scenarios[1])  # the 20th denied get within 15 minutes alerts
+MALFORMED = [b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":', b"I1105 12:00:00.000 klog text", b"[1,2"]
+
+
+def scan(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", "core.cli", "scan", "--state", "memory", "--output", "jsonl", "-v", *args]
+    return subprocess.run(command, cwd=REPO, input=stdin, capture_output=True, timeout=60, check=False)
+
+
+def raw_lines(scenario_index: int, events: int, seed: int) -> list[bytes]:
+    scenario = SCENARIOS[scenario_index]
+    return [orjson.dumps(event) for _, event in _events(scenario, events, seed)]
+
+
+def with_denials_spread(lines: list[bytes]) -> Iterator[bytes]:
+    """`lines` with the denied reads, duplicates and malformed lines put in; one denial past each megabyte."""
+    denials = iter(DENIALS)
+    held = 0
+    for number, line in enumerate(lines):
+        yield line
+        held += len(line) + 1
+        if held > CHUNK_BYTES and (denial := next(denials, None)) is not None:
+            yield orjson.dumps(denial)
+            held = 0
+        if number % 997 == 0:
+            yield lines[number // 2]  # an audit event seen before: a duplicate
+        if number % 1999 == 0:
+            yield MALFORMED[number % len(MALFORMED)]
+    assert next(denials, None) is None, "too few lines to spread every denial a chunk apart"
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mixed")
+    (folder / "a_raw.jsonl").write_bytes(b"\n".join(with_denials_spread(raw_lines(0, 22_000, seed=3))) + b"\n")
+    rotated = b"\n".join(raw_lines(1, 1500, seed=4)[:1000] + MALFORMED) + b"\n"
+    (folder / "b_rotated.jsonl.gz").write_bytes(gzip.compress(rotated))
+    for fmt, scenario in (("eks", MIX), ("gke", ALL_SECRETS), ("aks", MIX)):
+        documents = wire_documents(scenario, fmt, events=2000, seed=5)
+        (folder / f"c_{fmt}.jsonl").write_bytes(b"\n".join(documents) + b"\n")
+    return folder
+
+
+def corpus_folders() -> list[str]:
+    if not SHARED.is_dir():
+        return []
+    return sorted(str(path) for path in (SHARED / "corpus").iterdir() if path.is_dir())
+
+
+def comparable(alerts: bytes, since: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The alerts in order, apart from those on events without a timestamp (the corpus has some), which take
+    their time, id, links and order among themselves from when each run read them: those, without it, sorted."""
+    parsed = [orjson.loads(line) for line in alerts.splitlines()]
+    timed = [alert for alert in parsed if alert["first_seen"] < since]
+    received = {"alert_id": "", "first_seen": "", "last_seen": "", "links": ""}
+    at_receipt = sorted(orjson.dumps(alert | received, option=orjson.OPT_SORT_KEYS).decode() for alert in parsed
+                        if alert["first_seen"] >= since)
+    return timed, at_receipt
+
+
+def test_alerts_summary_listing_and_exit_code_are_those_of_one_job(mixed: Path) -> None:
+    inputs = [str(mixed), *corpus_folders()]
+    since = datetime.now(UTC).isoformat()
+    one = scan("--jobs", "1", *inputs)
+
+    alerts = [orjson.loads(line) for line in one.stdout.splitlines()]
+    assert one.returncode == 0, one.stderr
+    assert "secret-access-denied" in {alert["rule_id"] for alert in alerts}
+    assert b" 0 duplicates" not in one.stderr
+    assert b"skipped records (the first 20 of" in one.stderr
+    assert b"a_raw.jsonl:3: invalid_json" in one.stderr
+    assert b"b_rotated.jsonl.gz:1001: invalid_json" in one.stderr
+    for jobs in ("2", "3"):
+        many = scan("--jobs", jobs, *inputs)
+        assert (many.returncode, many.stderr.decode()) == (one.returncode, one.stderr.decode())
+        assert comparable(many.stdout, since) == comparable(one.stdout, since)  # same alerts, same order
+
+
+def test_input_without_an_audit_event_exits_3_with_any_number_of_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "pods.jsonl"
+    path.write_bytes(b'{"kind":"Pod","apiVersion":"v1"}\n' * 3000 + MALFORMED[1] + b"\n")
+
+    runs = [scan("--jobs", jobs, str(path)) for jobs in ("1", "2")]
+
+    assert [run.returncode for run in runs] == [3, 3]
+    assert runs[0].stderr == runs[1].stderr
+    assert b"none of the 3,001 documents read held an audit event" in runs[1].stderr
+
+
+def test_stdin_is_decoded_in_workers_too() -> None:
+    lines = b"".join(orjson.dumps(denial) + b"\n" for denial in DENIALS)
+
+    one, two = scan("--jobs", "1", stdin=lines), scan("--jobs", "2", "-", stdin=lines)
+
+    assert two.stdout == one.stdout != b""
+    assert two.stderr == one.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_jobs_takes_a_count_or_auto(value: str) -> None:
+    run = scan("--jobs", value)
+    assert run.returncode == 2
+    assert b"--jobs: expected a number of processes or auto" in run.stderr
+
+
+def test_auto_runs_one_job_per_cpu() -> None:
+    from core.cli import build_parser
+
+    assert build_parser().parse_args(["scan", "--jobs", "auto"]).jobs == (os.cpu_count() or 1)
+    assert build_parser().parse_args(["scan", "--jobs", "0"]).jobs == (os.cpu_count() or 1)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def started_reading_stdin(lines: bytes) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A `scan --jobs 2 -` whose workers have started, its stdin still open."""
+    command = [sys.executable, "-m", "core.cli", "scan", "--state", "memory", "--output", "jsonl", "--jobs", "2", "-"]
+    process = subprocess.Popen(  # its own process group, as a shell gives a pipeline
+        command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    assert process.stdin is not None
+    deadline = time.monotonic() + 30
+    while len(workers := workers_of(process.pid)) < 2:
+        assert time.monotonic() < deadline, "no workers started"
+        process.stdin.write(lines)
+        process.stdin.flush()
+        time.sleep(0.05)
+    return process, workers
+
+
+@pytest.fixture(scope="module")
+def traffic_lines() -> bytes:
+    return b"\n".join(raw_lines(0, 3000, seed=9)) + b"\n"
+
+
+@needs_proc
+def test_ctrl_c_ends_the_run_and_its_workers_without_a_traceback(traffic_lines: bytes) -> None:
+    process, workers = started_reading_stdin(traffic_lines)
+
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130
+    assert b"Traceback" not in err
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+@needs_proc
+def test_a_worker_that_dies_ends_the_run_with_one_line(traffic_lines: bytes) -> None:
+    process, workers = started_reading_stdin(traffic_lines)
+
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = process.communicate(traffic_lines * 3, timeout=30)
+
+    assert process.returncode == 1
+    assert err.decode().strip() == (
+        "secretwatch: a --jobs worker process died (killed, or out of memory?); run again, with fewer --jobs"
+    )
