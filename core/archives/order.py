@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-#: lumberjack's backup name: `<name>-<YYYY-MM-DDTHH-MM-SS.mmm><ext>`, and `.gz` when compressed.
-_BACKUP = re.compile(r"(?P<stem>.+)-(?P<time>\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})(?P<ext>\.[^.]+)?(?:\.gz)?")
+#: lumberjack's backup name: `<name>-<YYYY-MM-DDTHH-MM-SS.mmm><ext>` (and `.gz` when compressed, taken off first).
+_BACKUP = re.compile(r"(?P<stem>.+)-(?P<time>\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})(?P<ext>\.[^.]+)?")
 
 
 def archive_order(parts: Sequence[str]) -> tuple[str, ...]:
@@ -27,7 +27,7 @@ def archive_order(parts: Sequence[str]) -> tuple[str, ...]:
 def _name_key(name: str) -> str:
     """`<log name> NUL <time>` for a backup and `<name> SOH` for any other file: a backup sorts just before its
     log, and other names keep their plain order."""
-    backup = _BACKUP.fullmatch(name)
+    backup = _BACKUP.fullmatch(name.removesuffix(".gz"))
     if backup is None:
         return f"{name}\x01"
     return f"{backup['stem']}{backup['ext'] or ''}\x00{backup['time']}"
