@@ -176,3 +176,24 @@ def test_no_secret_value_is_in_the_example_or_a_default(folder: Path) -> None:
     assert all("secret_env=" in uri or uri.startswith("env://") for uri in sinks), "each secret is named, not written"
     assert all(value.startswith(("projects/", "https://")) for value in references.values())
     assert not [value for value in defaults if re.search(r"(?i)hooks\.slack\.com|password=|secret=|key=", value)]
+
+
+@pytest.mark.parametrize("folder", FOLDERS[1:], ids=lambda folder: folder.name)
+def test_the_app_opens_the_example_sinks_with_the_variables_sink_secrets_sets(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.alerts.registry import SINKS, open_sink, split_uris
+
+    optional = _commented_sink_example(folder)
+    sinks_uri = evaluate_locals(folder, {**_example(folder), **optional}, ["sinks_uri"])["sinks_uri"]
+    monkeypatch.setenv("SMTP_PASSWORD", "smtp-password-from-the-store")
+    monkeypatch.setenv("WEBHOOK_SIGNING_KEY", "signing-key-from-the-store")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX?format=slack")
+    uris = split_uris(sinks_uri)
+    direct = [uri for uri in uris if not uri.startswith("env://")]
+
+    labels = [open_sink(uri).label for uri in direct]
+    assert labels[1:] == ["webhook:siem.acme.example"]
+    if "env" not in SINKS:
+        pytest.skip("the app does not resolve env://NAME sink URIs yet (core change proposed with issue 12)")
+    assert [open_sink(uri).label for uri in uris if uri.startswith("env://")] == ["webhook:hooks.slack.com"]
