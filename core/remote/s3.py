@@ -87,7 +87,7 @@ class _Body:
 def _explain(exc: ClientError, bucket: str) -> str:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     if code in ("NoSuchBucket", "404"):
-        return f"no such bucket {bucket!r} (in the account and partition of the credentials in use)"
+        return f"no such bucket {bucket!r}"
     if code in _DENIED:
         return f"access denied ({code}): the credentials in use need s3:ListBucket and s3:GetObject on {bucket!r}"
     if code == "NoSuchKey":

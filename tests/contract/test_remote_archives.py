@@ -1,0 +1,286 @@
+"""`secretwatch scan s3://...` and `az://...` read archives in place, as they read the same tree from a folder.
+
+S3 is moto's server over real HTTP (reached through AWS_ENDPOINT_URL_S3, as a user would point at any S3
+endpoint); Azure Blob is Azurite's. `gs://` has no local peer on these machines: only what runs before the
+first request (URI checks, the missing-SDK message) is tested here, and the adapter is otherwise untested.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.cli import main
+from core.inputs import open_inputs
+from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
+from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
+
+ARCHIVES = Path(__file__).resolve().parents[1] / "fixtures" / "archives"
+WIRE = ARCHIVES.parent
+EKS_ALERTS = {
+    "secret-access-unusual-user-agent": 2,
+    "secret-access-suspicious-user-agent": 1,
+    "secret-access-by-node-or-pod-sa": 1,
+}
+
+
+def scan(capsys: pytest.CaptureFixture[str], *arguments: str, code: int = 0) -> tuple[Counter[str], str]:
+    """The alerts raised per rule, and what the run printed on stderr."""
+    assert main(["scan", *arguments, "--state", "memory", "--output", "jsonl"]) == code
+    out, err = capsys.readouterr()
+    return Counter(json.loads(line)["rule_id"] for line in out.splitlines()), err
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder`, by its path relative to it: how the cloud named the objects."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+# --- s3:// under moto -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An S3 client on moto, with the environment secretwatch reads pointing there too (fake credentials)."""
+    import boto3
+
+    for name, value in FAKE_AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return boto3.client("s3")
+
+
+def new_bucket(s3: Any, objects: dict[str, bytes] | None = None) -> str:
+    bucket = f"archives-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    for key, data in (objects or {}).items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return bucket
+
+
+def test_an_eks_export_read_in_place_from_s3_raises_what_the_downloaded_folder_raises(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = new_bucket(s3, tree(ARCHIVES / "eks_export"))
+
+    alerts, summary = scan(capsys, f"s3://{bucket}/exportedlogs")
+
+    assert alerts == EKS_ALERTS
+    assert "7 documents, 3 events (aws 3)" in summary
+    assert "truncated_message 1" in summary
+    assert "other_log_stream 3" in summary
+
+
+def test_what_a_cloudwatch_export_task_writes_to_s3_is_read_back_as_the_events_put(
+    s3: Any, moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto's CreateExportTask writes the layout and framing itself (task id folder, stream folder, 000000.gz,
+    `<time> <message>`): the events the cluster logged come back. (moto refuses log events older than 14 days,
+    so they are logged as if ingested now: the audit events keep their own times.)"""
+    import boto3
+
+    logs = boto3.client("logs")
+    data = json.loads((WIRE / "eks/data_message_audit.json").read_text())
+    group, stream = data["logGroup"], data["logStream"]
+    now = int(time.time() * 1000) - 60_000
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[
+            {"timestamp": now + index, "message": item["message"]} for index, item in enumerate(data["logEvents"])
+        ],
+    )
+    bucket = new_bucket(s3)
+    logs.create_export_task(
+        logGroupName=group, fromTime=0, to=2**41, destination=bucket, destinationPrefix="exportedlogs"
+    )
+
+    alerts, summary = scan(capsys, f"s3://{bucket}/exportedlogs/")
+
+    assert alerts == EKS_ALERTS
+    # three audit events, the cut one, and a klog line in the audit stream itself
+    assert "5 documents, 3 events (aws 3)" in summary
+    assert "invalid_json 1, truncated_message 1" in summary
+
+
+def test_a_prefix_is_a_folder_not_the_start_of_other_names(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
+    bucket = new_bucket(s3, {"audit/audit.log": live, "audit-old/audit.log": b"not read\n"})
+
+    _, summary = scan(capsys, f"s3://{bucket}/audit")
+
+    assert "1 documents, 1 events (k8s 1)" in summary
+
+
+def test_listing_sizes_feed_the_progress_meter_except_for_gzip(s3: Any) -> None:
+    objects = tree(ARCHIVES / "gke_sink") | {"x/000000.gz": b"\x1f\x8b"}
+    bucket = new_bucket(s3, objects)
+
+    with ExitStack() as stack:
+        sizes = {item.name: item.size for item in open_inputs([f"s3://{bucket}"], stack)}
+
+    assert sizes == {f"s3://{bucket}/{key}": 0 if key.endswith(".gz") else len(data) for key, data in objects.items()}
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "s3://no-such-bucket-{id}/logs",
+            "cannot list s3://no-such-bucket-{id}/logs: no such bucket 'no-such-bucket-{id}'",
+        ),
+        ("s3://{bucket}/nothing-here", "cannot read s3://{bucket}/nothing-here: no objects under this prefix"),
+        ("s3:///logs", "input 's3://' names no bucket: write s3://BUCKET/PREFIX"),
+    ],
+)
+def test_an_s3_prefix_that_cannot_be_read_is_one_line_naming_the_bucket(
+    s3: Any, uri: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = {"id": uuid.uuid4().hex[:8], "bucket": new_bucket(s3)}
+
+    _, err = scan(capsys, uri.format(**names), code=2)
+
+    assert err == f"secretwatch: {message.format(**names)}\n"
+
+
+# --- az:// under Azurite ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def azurite_blob(monkeypatch: pytest.MonkeyPatch) -> AzuriteBlob:
+    server = shared_azurite_blob()
+    monkeypatch.setenv("AZURITE_BLOBS", server.connection_string)
+    return server
+
+
+def upload_aks_archive(server: AzuriteBlob) -> None:
+    """Each `insights-logs-<category>` folder is a container, as diagnostic settings create them."""
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(server.connection_string)
+    for container in (ARCHIVES / "aks_storage").iterdir():
+        client = service.get_container_client(container.name)
+        if not client.exists():
+            client.create_container()
+            for name, data in tree(container).items():
+                client.upload_blob(name, data)
+
+
+def test_aks_audit_logs_archived_to_a_storage_account_are_read_in_place(
+    azurite_blob: AzuriteBlob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload_aks_archive(azurite_blob)
+    container = "az://devstoreaccount1/insights-logs-kube-audit"
+
+    alerts, summary = scan(capsys, f"{container}/resourceId=/SUBSCRIPTIONS?connection_setting=AZURITE_BLOBS")
+
+    assert alerts == {"secret-access-unusual-user-agent": 2, "secret-access-suspicious-user-agent": 1}
+    assert "3 documents, 2 events (azure 2)" in summary
+
+
+def test_several_containers_read_in_one_run_as_in_the_folder(
+    azurite_blob: AzuriteBlob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload_aks_archive(azurite_blob)
+    uris = [
+        f"az://devstoreaccount1/insights-logs-{category}?connection_setting=AZURITE_BLOBS"
+        for category in ("kube-audit", "kube-audit-admin", "kube-apiserver")
+    ]
+
+    alerts, summary = scan(capsys, *uris)
+
+    assert sum(alerts.values()) == 3
+    assert "6 documents, 3 events (azure 3), 1 duplicates dropped" in summary
+    assert "other_category 1" in summary
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "az://devstoreaccount1/no-such-container?connection_setting=AZURITE_BLOBS",
+            "cannot list az://devstoreaccount1/no-such-container/: no such container 'no-such-container'",
+        ),
+        (
+            "az://otheraccount/insights-logs-kube-audit?connection_setting=AZURITE_BLOBS",
+            "input 'az://': the connection string in AZURITE_BLOBS is for another storage account than the URI names",
+        ),
+        (
+            "az://devstoreaccount1/insights-logs-kube-audit?connection_setting=UNSET_SETTING_FOR_TEST",
+            "input 'az://': UNSET_SETTING_FOR_TEST is empty or not set; set it to the storage connection string",
+        ),
+        (
+            "az://devstoreaccount1?connection_setting=AZURITE_BLOBS",
+            "input 'az://' names a storage account and a container: write az://ACCOUNT/CONTAINER/PREFIX "
+            "(optionally ?connection_setting=NAME)",
+        ),
+    ],
+)
+def test_an_azure_prefix_that_cannot_be_read_is_one_line_without_the_connection_string(
+    azurite_blob: AzuriteBlob, uri: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload_aks_archive(azurite_blob)
+
+    _, err = scan(capsys, uri, code=2)
+
+    assert err == f"secretwatch: {message}\n"
+    assert "AccountKey" not in err
+
+
+# --- without the SDKs, and gs:// --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "module", "extra"),
+    [
+        ("s3://bucket/logs", "boto3", "reading s3:// needs boto3: pip install 'secretwatch[aws]'"),
+        (
+            "gs://bucket/logs",
+            "google.cloud",
+            "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcp]'",
+        ),
+        (
+            "az://account/container",
+            "azure.storage.blob",
+            "reading az:// needs azure-storage-blob and azure-identity: pip install 'secretwatch[azure]'",
+        ),
+    ],
+)
+def test_a_missing_sdk_is_one_line_naming_the_extra(
+    uri: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_import = builtins.__import__
+
+    def without(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == module or name.startswith(f"{module}."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without)
+
+    _, err = scan(capsys, uri, code=2)
+
+    assert err == f"secretwatch: {extra}\n"
