@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from core.cli import main
-from core.inputs import open_inputs
+from core.errors import SecretwatchError
+from core.inputs import open_inputs, read_documents
 from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
 from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
 
@@ -154,6 +155,8 @@ def test_listing_sizes_feed_the_progress_meter_except_for_gzip(s3: Any) -> None:
         ),
         ("s3://{bucket}/nothing-here", "cannot read s3://{bucket}/nothing-here: no objects under this prefix"),
         ("s3:///logs", "input 's3://' names no bucket: write s3://BUCKET/PREFIX"),
+        ("gs:///logs", "input 'gs://' names no bucket: write gs://BUCKET/PREFIX"),
+        ("s3://{bucket}/logs?region=eu-west-1", "input 's3://': query parameter 1 is unknown; it takes no parameters"),
     ],
 )
 def test_an_s3_prefix_that_cannot_be_read_is_one_line_naming_the_bucket(
@@ -164,6 +167,24 @@ def test_an_s3_prefix_that_cannot_be_read_is_one_line_naming_the_bucket(
     _, err = scan(capsys, uri.format(**names), code=2)
 
     assert err == f"secretwatch: {message.format(**names)}\n"
+
+
+def test_an_object_gone_between_listing_and_reading_stops_the_run_with_one_line_naming_it(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
+    bucket = new_bucket(s3, {"audit/a.log": live, "audit/b.log": live})
+    with ExitStack() as stack:
+        first, second = open_inputs([f"s3://{bucket}/audit"], stack)
+        s3.delete_object(Bucket=bucket, Key="audit/b.log")
+
+        assert [line for line, _ in read_documents(first)] == [1]
+        with pytest.raises(SecretwatchError) as stopped:
+            list(read_documents(second))
+
+    assert (
+        str(stopped.value) == f"cannot read s3://{bucket}/audit/b.log: the object is gone (deleted since it was listed)"
+    )
 
 
 # --- az:// under Azurite ----------------------------------------------------------------------------------
