@@ -9,7 +9,9 @@ The first non-blank line decides, and a bad one never makes a file of good lines
   else JSON Lines, that first line being one malformed record.
 
 Lines are streamed, never read at once, and blank lines skipped. A line or document over MAX_DOCUMENT_BYTES is
-cut just past it, for decode to refuse as too large unparsed, and the rest of it is read and dropped.
+cut just past it, for decode to refuse as too large unparsed, and the rest of it is read and dropped. After the
+first line, JSON Lines are read a block at a time (`read1`, so a pipe's lines are taken as they come) and split
+there: a readline per line costs a third of parsing one.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def iter_numbered_documents(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         return
     if _is_json(first):
         yield number, first.strip()
-        yield from _lines(stream, start=number + 1)
+        yield from _block_lines(stream, start=number + 1)
         return
     if first.strip() in _OPENERS:
         yield number, _whole(first, stream)
@@ -73,7 +75,35 @@ def _lines(stream: BinaryIO, then: BinaryIO | None = None, *, start: int) -> Ite
             yield number, document
         number += 1
     if then is not None:
-        yield from _lines(then, start=number)
+        yield from _block_lines(then, start=number)
+
+
+def _block_lines(stream: BinaryIO, *, start: int) -> Iterator[tuple[int, bytes]]:
+    """What _lines yields for `stream` alone, read in blocks: each line cut to its first MAX_DOCUMENT_BYTES + 1
+    bytes, the rest of a longer one read and dropped (never held)."""
+    read = getattr(stream, "read1", stream.read)
+    limit = MAX_DOCUMENT_BYTES + 1
+    number = start
+    parts: list[bytes] = []  # the line being read: its start, up to `limit` bytes and one block
+    size = 0
+    while block := read(_CHUNK):
+        lines = block.split(b"\n")
+        if len(lines) == 1:  # no line ends in this block
+            if size <= limit:
+                parts.append(block)
+                size += len(block)
+            continue
+        if parts:
+            parts.append(lines[0])
+            lines[0] = b"".join(parts)
+        tail = lines.pop()
+        for line in lines:
+            if document := line[:limit].strip():  # the whole line (the same object) when it is short enough
+                yield number, document
+            number += 1
+        parts, size = [tail], len(tail)
+    if parts and (document := b"".join(parts)[:limit].strip()):
+        yield number, document
 
 
 def _line(stream: BinaryIO, size: int | None = None) -> bytes:
