@@ -28,6 +28,7 @@ SINKS: dict[str, SinkEntry] = {
     "smtps": SinkEntry("core.alerts.smtp:SmtpSink"),
     "https": SinkEntry("core.alerts.webhook:WebhookSink"),
     "http": SinkEntry("core.alerts.webhook:WebhookSink"),
+    "env": SinkEntry("core.alerts.env:EnvReference"),
 }
 
 #: Query parameters that would put a secret into a URI (and so into shell history, env dumps and logs).
@@ -37,7 +38,8 @@ _URI_START = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def open_sink(uri: str) -> Sink:
-    """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://, https://; see design.md).
+    """The sink for `uri` (jsonl://-, jsonl:///abs/path.jsonl, sns://, ses://, smtp://, https://, env://NAME for a
+    URI held whole by the environment variable NAME; see design.md).
 
     Every failure is a ConfigError with one line saying what to change, naming the scheme and the parameter
     but no value from the URI (core.uris), so a secret written there by mistake is not repeated.

@@ -42,3 +42,8 @@ output "no_data_alert_id" {
   description = "Azure Monitor alert that emails alert_to when no audit batch was processed for no_data_minutes."
   value       = azurerm_monitor_scheduled_query_rules_alert_v2.no_data.id
 }
+
+output "state_store_uri" {
+  description = "The function's store as a secretwatch URI: give it to `secretwatch scan --prime --state` and `secretwatch replay --state`."
+  value       = local.store_uri
+}

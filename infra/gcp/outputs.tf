@@ -42,3 +42,8 @@ output "no_data_alert_policy" {
   description = "Cloud Monitoring policy that emails alert_to when no audit message was processed for no_data_minutes."
   value       = google_monitoring_alert_policy.no_data.name
 }
+
+output "state_store_uri" {
+  description = "The function's store as a secretwatch URI: give it to `secretwatch scan --prime --state` and `secretwatch replay --state`."
+  value       = local.store_uri
+}

@@ -506,3 +506,10 @@ def test_no_secret_value_has_a_default_and_the_vault_uri_is_an_output(azure: Mod
     assert azure.variables["sink_secrets"]["default"] == {}
     assert azure.variables["sink_secret_vault_ids"]["default"] == []
     assert azure.outputs["key_vault_uri"]["value"] == ref("azurerm_key_vault.secretwatch.vault_uri")
+
+
+def test_the_store_uri_output_is_the_functions_own_store_for_priming_and_replay(
+    azure: Module, app_settings: dict[str, str]
+) -> None:
+    assert azure.outputs["state_store_uri"]["value"] == ref("local.store_uri")
+    assert app_settings["SECRETWATCH_STORE"] == ref("local.store_uri")

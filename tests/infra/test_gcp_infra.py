@@ -609,3 +609,10 @@ def test_no_secret_value_has_a_default(gcp: Module) -> None:
     assert gcp.variables["sink_secrets"]["default"] == {}
     assert gcp.variables["extra_sinks"]["default"] == []
     assert gcp.outputs["sink_secrets_readable"]["value"] == ref("sort(keys(local.sink_secret_grants))")
+
+
+def test_the_store_uri_output_is_the_functions_own_store_for_priming_and_replay(gcp: Module) -> None:
+    service = block(gcp.resource("google_cloudfunctions2_function", "secretwatch"), "service_config")
+
+    assert gcp.outputs["state_store_uri"]["value"] == ref("local.store_uri")
+    assert "SECRETWATCH_STORE = local.store_uri," in service["environment_variables"]

@@ -39,7 +39,7 @@ def test_jsonl_file(tmp_path: Path) -> None:
 
 
 def test_every_known_scheme_points_at_a_sink_module_and_class() -> None:
-    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp", "smtps", "https", "http"}
+    assert set(registry.SINKS) == {"jsonl", "sns", "ses", "smtp", "smtps", "https", "http", "env"}
     for entry in registry.SINKS.values():
         module, _, class_name = entry.target.partition(":")
         assert module.startswith("core.alerts.")
@@ -51,7 +51,8 @@ def test_an_unknown_scheme_lists_the_known_ones() -> None:
     message = config_error("kafka://broker:9092/alerts")
 
     assert message == (
-        "unknown sink scheme: use one of jsonl://, sns://, ses://, smtp://, smtps://, https://, http:// (e.g. jsonl://-)"
+        "unknown sink scheme: use one of jsonl://, sns://, ses://, smtp://, smtps://, https://, http://, env://"
+        " (e.g. jsonl://-)"
     )
 
 

@@ -37,6 +37,7 @@ MARKERS = (
     "c3cr3tk3y!$'()*,;:~ sw0rdfish42",
 )
 SETTING = "SW_TEST_SETTING"  # the variable the templates below name with password_env / connection_setting
+SINK_SETTING = "SW_TEST_SINK"  # the variable the env:// template names; it holds a working sink URI
 VALID_CONNECTION_STRING = (
     "DefaultEndpointsProtocol=https;AccountName=stsecretwatch;AccountKey=a2V5;EndpointSuffix=core.windows.net"
 )
@@ -69,7 +70,7 @@ class Form:
 FORM_NAMES = (
     "memory", "sqlite", "dynamodb", "firestore", "azuretables connection", "azuretables identity", "jsonl stdout",
     "jsonl file", "sns", "ses", "smtp with password_env", "smtp with password_file", "smtps", "https webhook",
-    "http webhook",
+    "http webhook", "env reference",
 )
 
 
@@ -107,6 +108,7 @@ def forms(tmp: Path) -> dict[str, Form]:
         Form("https", "sink", "hooks.example.com", "/services/T0/B0",
              params={"format": "slack", "secret_env": SETTING}),
         Form("http", "sink", "127.0.0.1:8080", "/alerts", params={"format": "ocsf"}),
+        Form("env", "sink", SINK_SETTING),
     ], strict=True))
 
 
@@ -176,6 +178,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv(SETTING, VALID_CONNECTION_STRING)
+    monkeypatch.setenv(SINK_SETTING, "jsonl://-")
     return monkeypatch
 
 
@@ -274,6 +277,18 @@ def test_a_wrong_password_in_the_named_variable_is_never_echoed(value: str, env:
     uri = f"smtp://127.0.0.1:2525?from=sw@example.com&to=a@example.com&username=sw&password_env={SETTING}"
 
     assert check(open_sink, uri) is None
+
+
+WRONG_SINKS = ["", *MARKERS, *(f"https://hooks.example.com/{marker}?format=x" for marker in MARKERS)]
+
+
+@pytest.mark.parametrize("value", WRONG_SINKS)
+def test_a_wrong_sink_uri_in_the_variable_an_env_reference_names_is_never_echoed(
+    value: str, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv(SINK_SETTING, value)
+
+    assert check(open_sink, f"env://{SINK_SETTING}") is None
 
 
 def test_a_pasted_connection_string_as_the_setting_name_is_refused_without_echo(env: pytest.MonkeyPatch) -> None:
