@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -26,6 +28,7 @@ from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
 from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
 
 ARCHIVES = Path(__file__).resolve().parents[1] / "fixtures" / "archives"
+REPO = ARCHIVES.parents[2]
 WIRE = ARCHIVES.parent
 EKS_ALERTS = {
     "secret-access-unusual-user-agent": 2,
@@ -167,6 +170,24 @@ def test_an_s3_prefix_that_cannot_be_read_is_one_line_naming_the_bucket(
     _, err = scan(capsys, uri.format(**names), code=2)
 
     assert err == f"secretwatch: {message.format(**names)}\n"
+
+
+def test_reading_s3_imports_the_aws_sdk_and_no_google_or_azure_module(s3: Any) -> None:
+    bucket = new_bucket(s3, tree(ARCHIVES / "gke_sink"))
+    program = (
+        "import json, sys\n"
+        "from core.cli import main\n"
+        f"code = main(['scan', 's3://{bucket}', '--state', 'memory', '--output', 'jsonl'])\n"
+        "print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, check=False)
+    code, modules = json.loads(run.stderr.splitlines()[-1])
+
+    assert code == 0, run.stderr
+    assert "boto3" in modules
+    assert [
+        name for name in modules if name.startswith(("azure", "google.cloud.", "google.auth", "google.api_core"))
+    ] == []
 
 
 def test_an_object_gone_between_listing_and_reading_stops_the_run_with_one_line_naming_it(
