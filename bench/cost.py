@@ -20,6 +20,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -84,6 +85,7 @@ class AzurePrices:
     eventhubs_ingress: Price
     eventhubs_throughput_unit_hour: Price
     table_transactions: Price
+    log_analytics_ingest: Price
     defender_containers_vcore_month: Price
 
 
@@ -104,7 +106,7 @@ AWS = AwsPrices(
     guardduty_eks_audit=Price(1.60 / MILLION, "EKS audit log event, first 100 million a month ($0.80 next 100 M)",
                               "https://aws.amazon.com/guardduty/pricing/ as transcribed 2026-10-07 in "
                               "api-evangelist/amazon-guardduty plans/amazon-guardduty-plans-pricing.yml"),
-    cloudwatch_vended_ingest=Price(0.50, "GB of vended logs ingested (first 10 TB a month)",
+    cloudwatch_vended_ingest=Price(0.50 / 1e9, "byte of Lambda or vended logs ingested (first 10 TB a month)",
                                    f"{NOT_REVERIFIED}; CloudWatch Logs list price as of 2025"),
 )
 
@@ -126,7 +128,7 @@ GCP = GcpPrices(
     firestore_reads=Price(0.03 / 100_000, "document read, us-central1",
                           "https://airbyte.com/data-engineering-resources/google-firestore-pricing "
                           f"(US regions: $0.03 per 100,000 reads), {UNDATED}"),
-    logging_ingest=Price(0.50, "GiB of logs ingested beyond 50 GiB a month",
+    logging_ingest=Price(0.50 / 2**30, "byte of logs ingested beyond 50 GiB a month",
                          f"{NOT_REVERIFIED}; Cloud Logging list price as of 2025"),
 )
 
@@ -146,6 +148,8 @@ AZURE = AzurePrices(
                                          f"{NOT_REVERIFIED}; US list price as of 2025"),
     table_transactions=Price(0.00036 / 10_000, "Table storage transaction, LRS",
                              f"{NOT_REVERIFIED}; list price as of 2025"),
+    log_analytics_ingest=Price(2.30 / 1e9, "byte ingested by Application Insights / Log Analytics",
+                               f"{NOT_REVERIFIED}; pay-as-you-go Analytics Logs list price as of 2025"),
     defender_containers_vcore_month=Price(6.8693, "vCore of the cluster's nodes a month",
                                           f"{NOT_REVERIFIED}; list price as of 2025 (a secondary transcription, "
                                           "api-evangelist/microsoft-defender plans, says ~$7, $0.0095 an hour)"),
@@ -201,6 +205,7 @@ class Workload:
     alerts_per_event: float
     wire_bytes_per_event: float  # Pub/Sub message volume (GCP) or Event Hubs body bytes (Azure)
     ingress_units_per_event: float = 0.0  # Event Hubs 64 KB ingress events per audit event (Azure)
+    log_bytes_per_invocation: float = 0.0  # the function's own log lines, ingested by the cloud's logging
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +249,7 @@ def aws_cost(workload: Workload, prices: AwsPrices = AWS, platform: Platform = L
                              + workload.store_reads_per_event * prices.dynamodb_reads.usd)),
         ("messaging", 0.0),  # the subscription filter's delivery to Lambda carries no charge of its own
         ("alerts", MILLION * workload.alerts_per_event * prices.ses_emails.usd),
+        ("own logs", calls * workload.log_bytes_per_invocation * prices.cloudwatch_vended_ingest.usd),
     )
     return Breakdown(items, MILLION * workload.passed, calls, billed)
 
@@ -263,6 +269,7 @@ def gcp_cost(workload: Workload, prices: GcpPrices = GCP, platform: Platform = C
                              + workload.store_reads_per_event * prices.firestore_reads.usd)),
         ("messaging", (published + pushed) * prices.pubsub_throughput.usd),
         ("alerts", 0.0),  # sent through the operator's own SMTP server
+        ("own logs", calls * workload.log_bytes_per_invocation * prices.logging_ingest.usd),
     )
     return Breakdown(items, delivered, calls, billed)
 
@@ -278,6 +285,7 @@ def azure_cost(workload: Workload, prices: AzurePrices = AZURE, platform: Platfo
         ("store", MILLION * requests * prices.table_transactions.usd),
         ("messaging", MILLION * workload.passed * workload.ingress_units_per_event * prices.eventhubs_ingress.usd),
         ("alerts", 0.0),  # sent through the operator's own SMTP server
+        ("own logs", calls * workload.log_bytes_per_invocation * prices.log_analytics_ingest.usd),
     )
     return Breakdown(items, MILLION * workload.passed, calls, billed)
 
@@ -389,6 +397,7 @@ class EntryCpu:
     per_invocation_s: float
     per_event_s: float
     single_s: float  # mean of a one-event delivery (what GCP's one-message invocations cost)
+    log_bytes: float = 0.0  # what the handler logs per invocation (summary line, metrics)
 
 
 def measure_entries(*, singles: int, bulk: int, rounds: int) -> dict[str, dict[str, EntryCpu]]:
@@ -403,10 +412,11 @@ def measure_entries(*, singles: int, bulk: int, rounds: int) -> dict[str, dict[s
         for cloud, (deliver, wrap) in entries.items():
             one = [wrap(events[i : i + 1]) for i in range(singles)]
             many = wrap(events[singles:])
-            single = _best(deliver, one, rounds) / singles
-            batch = single if cloud == "gcp" else _best(deliver, [many], rounds)
+            single, logged = (value / singles for value in _best(deliver, one, rounds))
+            batch = single if cloud == "gcp" else _best(deliver, [many], rounds)[0]
             per_event = max(0.0, (batch - single) / (len(events) - singles - 1)) if cloud != "gcp" else 0.0
-            found.setdefault(cloud, {})[scenario] = EntryCpu(max(0.0, single - per_event), per_event, single)
+            found.setdefault(cloud, {})[scenario] = EntryCpu(max(0.0, single - per_event), per_event, single,
+                                                             logged)
     return found
 
 
@@ -505,30 +515,40 @@ def _aks(events: Sequence[dict[str, Any]], per_body: int = 50) -> list[bytes]:
     return [orjson.dumps(aks_eventhub_body(records[i : i + per_body])) for i in range(0, len(records), per_body)]
 
 
-def _best(deliver: Deliver, deliveries: Sequence[list[bytes]], rounds: int) -> float:
+def _best(deliver: Deliver, deliveries: Sequence[list[bytes]], rounds: int) -> tuple[float, float]:
     """Least process CPU time of `rounds` runs of every delivery, after a warm-up run (known terms cached,
-    alerts sent), so each run is the warm steady state."""
+    alerts sent), so each run is the warm steady state; and the bytes the handlers logged in a run."""
     times = []
-    with _silenced():
+    with tempfile.TemporaryFile() as log, _silenced(log.fileno()):
         for round_ in range(rounds + 1):
+            if round_ == 1:
+                logged = _flushed_size(log.fileno())
             started = time.process_time()
             for documents in deliveries:
                 deliver(documents)
             if round_:
                 times.append(time.process_time() - started)
-    return min(times)
+        per_run = (_flushed_size(log.fileno()) - logged) / rounds
+    return min(times), per_run
+
+
+def _flushed_size(fd: int) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return os.fstat(fd).st_size
 
 
 @contextmanager
-def _silenced() -> Iterator[None]:
-    """The handlers' log lines and metrics go to /dev/null, at the file descriptors their handlers hold."""
+def _silenced(target: int | None = None) -> Iterator[None]:
+    """The handlers' log lines and metrics go to `target` (else /dev/null), at the file descriptors their
+    handlers hold."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
+        os.dup2(null if target is None else target, 1)
+        os.dup2(null if target is None else target, 2)
         yield
     finally:
         sys.stdout.flush()
@@ -556,6 +576,7 @@ class Assumptions:
 
 DEFAULTS = Assumptions()
 CLOUDS = ("aws", "gcp", "azure")
+NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 FILTERS = ("off", "on")
 
 
@@ -572,16 +593,18 @@ def workloads(
             passed=traffic.eks_filter_passes if setting == "on" else 1.0,
             events_per_invocation=assume.eks_events_per_invocation, cpu_per_invocation_s=aws.per_invocation_s,
             cpu_per_event_s=aws.per_event_s, store_latency_s=assume.dynamodb_latency_s,
-            wire_bytes_per_event=traffic.event_bytes, **common)  # fmt: skip
+            wire_bytes_per_event=traffic.event_bytes, log_bytes_per_invocation=aws.log_bytes, **common)  # fmt: skip
         found.setdefault("gcp", {})[setting] = Workload(
             passed=traffic.gke_filter_passes if setting == "on" else 1.0, events_per_invocation=1,
             cpu_per_invocation_s=gcp.single_s, cpu_per_event_s=0.0, store_latency_s=assume.firestore_latency_s,
-            wire_bytes_per_event=traffic.pubsub_message_bytes, **common)  # fmt: skip
+            wire_bytes_per_event=traffic.pubsub_message_bytes, log_bytes_per_invocation=gcp.log_bytes,
+            **common)  # fmt: skip
         found.setdefault("azure", {})[setting] = Workload(  # no cloud-side filter: every kube-audit record
             passed=1.0, events_per_invocation=assume.aks_bodies_per_invocation * traffic.aks_records_per_body,
             cpu_per_invocation_s=azure.per_invocation_s, cpu_per_event_s=azure.per_event_s,
             store_latency_s=assume.tables_latency_s, wire_bytes_per_event=traffic.event_bytes,
-            ingress_units_per_event=traffic.aks_ingress_units_per_event, **common)  # fmt: skip
+            ingress_units_per_event=traffic.aks_ingress_units_per_event, log_bytes_per_invocation=azure.log_bytes,
+            **common)  # fmt: skip
     return found
 
 
@@ -620,7 +643,7 @@ def cost_table(cloud: str, costs: dict[str, Breakdown], work: dict[str, Workload
 
 def managed_table(costs: dict[str, dict[str, Breakdown]], assume: Assumptions) -> str:
     defender = defender_per_million(assume.defender_vcores, assume.defender_events_per_second)
-    ours = ", ".join(f"{cloud.upper()} {_usd(costs[cloud]['on'].total)}" for cloud in CLOUDS)
+    ours = ", ".join(f"{NAMES[cloud]} {_usd(costs[cloud]['on'].total)}" for cloud in CLOUDS)
     return "\n".join([
         "| managed detection | $ per million audit events | comparable? |",
         "|---|---:|---|",

@@ -124,6 +124,16 @@ def test_with_the_filter_on_each_invocation_waits_for_the_store_requests_of_the_
     assert cost.invocation_seconds(on, LAMBDA) == pytest.approx(0.010)
 
 
+def test_the_functions_own_log_lines_are_billed_per_invocation_at_each_clouds_ingestion_price() -> None:
+    logged = replace(BATCHED, log_bytes_per_invocation=2_000.0)
+
+    assert aws_cost(logged).usd("own logs") == pytest.approx(10_000 * 2_000 * 0.50 / 1e9)
+    assert gcp_cost(replace(logged, events_per_invocation=1)).usd("own logs") == pytest.approx(
+        1_000_000 * 2_000 * 0.50 / 2**30
+    )
+    assert azure_cost(logged).usd("own logs") == pytest.approx(10_000 * 2_000 * 2.30 / 1e9)
+
+
 def test_larger_batches_never_cost_more() -> None:
     totals = [aws_cost(replace(BATCHED, events_per_invocation=n)).total for n in (1, 10, 100, 1000)]
 
@@ -139,7 +149,7 @@ def test_the_managed_services_are_priced_as_published() -> None:
 def test_every_price_names_its_source_and_the_unverified_ones_say_so() -> None:
     prices = dict(cost.all_prices())
 
-    assert len(prices) == 20
+    assert len(prices) == 21
     for name, price in prices.items():
         assert price.usd > 0, name
         assert price.per, name
