@@ -69,19 +69,15 @@ def _step(
     assert spec is not None
     state = dict(value) if value else None
     dirty, alerts = False, []
-    last = parse_time(state["last"]) if state else None  # re-read below whenever state["last"] changes
+    # `last` is state["last"] as a time: an event's own timestamp once it is written (isoformat reads back the same).
+    last = parse_time(state["last"]) if state else None
     expired, stale = _deadlines(last, spec)
     for event in events:
         if state is None or expired is None or event.timestamp > expired:
             alerted = learning_until is None or event.timestamp >= learning_until
-            state = {
-                "first": isoformat(event.timestamp),
-                "last": isoformat(event.timestamp),
-                "trigger": event.audit_id,
-                "alerted": alerted,
-                "term": list(term),
-            }
-            last = parse_time(state["last"])
+            stamp = isoformat(event.timestamp)
+            state = {"first": stamp, "last": stamp, "trigger": event.audit_id, "alerted": alerted, "term": list(term)}
+            last = event.timestamp
             expired, stale = _deadlines(last, spec)
             dirty = True
             if alerted:
@@ -91,12 +87,12 @@ def _step(
                 alerts.append(_alert(rule, term, event, state))
         elif stale is not None and event.timestamp > stale:
             state["last"] = isoformat(event.timestamp)
-            last = parse_time(state["last"])
+            last = event.timestamp
             expired, stale = _deadlines(last, spec)
             dirty = True
     if not dirty or state is None:
         return Outcome(None, None, alerts)
-    expires = later(parse_time(state["last"]) or now, spec.history_window + spec.refresh)
+    expires = later(last or now, spec.history_window + spec.refresh)
     return Outcome(state, max(expires, now + spec.history_window + spec.refresh), alerts)
 
 
