@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from core.alerts.base import Sink
 from core.alerts.jsonl import JsonlSink
@@ -18,7 +18,7 @@ from core.alerts.table import format_table
 from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
-from core.pipeline import Pipeline, Summary
+from core.pipeline import Item, Pipeline, Summary
 from core.report import SkippedRecords, format_learned, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
@@ -29,9 +29,11 @@ from core.state.registry import open_store
 from core.terminal import Progress, table_width
 from core.timeutil import format_duration
 
+if TYPE_CHECKING:
+    from core.parallel import Decoded
+
 #: What each --output other than table writes on stdout, as a jsonl sink format.
 _FORMATS = {"jsonl": "json", "ocsf": "ocsf"}
-T = TypeVar("T")
 
 
 def scan(args: argparse.Namespace) -> int:
@@ -112,32 +114,58 @@ def _run(
 ) -> Summary:
     """Decode here, or in args.jobs worker processes (core.parallel) with the same alerts and counts."""
     if args.jobs == 1:
-        documents = _placed(_documents(inputs), progress, skipped)
-        return pipeline.process(documents, fmt=args.format, on_skip=skipped.skipped)
+        return pipeline.process(_documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped)
     from core.parallel import decoded_in_workers
 
     decoder = pipeline.decoder(args.format)
-    with closing(decoded_in_workers(_documents(inputs), decoder, jobs=args.jobs)) as decoded:
-        placed = _placed(decoded, progress, skipped)
-        return pipeline.consume(placed, received_at=decoder.received_at, on_skip=skipped.skipped)
+    with closing(decoded_in_workers(_chunks(inputs), decoder, jobs=args.jobs)) as chunks:
+        decoded = _in_order(chunks, progress, skipped)
+        return pipeline.consume(decoded, received_at=decoder.received_at, on_skip=skipped.skipped)
 
 
-#: Where a document came from: file name, the line it starts on, and its size with its newline.
-Place = tuple[str, int, int]
-
-
-def _documents(inputs: Sequence[Input]) -> Iterator[tuple[Place, bytes]]:
+def _documents(inputs: Sequence[Input], progress: Progress, skipped: SkippedRecords) -> Iterator[bytes]:
     for source in inputs:
         for line, document in read_documents(source):
-            yield (source.name, line, len(document) + 1), document
+            skipped.at(source.name, line)
+            progress.advance(len(document) + 1)
+            yield document
 
 
-def _placed(documents: Iterable[tuple[Place, T]], progress: Progress, skipped: SkippedRecords) -> Iterator[T]:
-    """Each document (or its decoded items) as the pipeline takes it, after telling the meter and -v where it is."""
-    for (name, line, size), document in documents:
-        skipped.at(name, line)
+#: Where a chunk's documents came from: their file, the line each starts on, and their bytes with newlines.
+Place = tuple[str, list[int], int]
+
+
+def _chunks(inputs: Sequence[Input]) -> Iterator[tuple[Place, list[bytes]]]:
+    """Each file's documents in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
+    from core.parallel import CHUNK_BYTES
+
+    for source in inputs:
+        lines: list[int] = []
+        chunk: list[bytes] = []
+        size = 0
+        for line, document in read_documents(source):
+            lines.append(line)
+            chunk.append(document)
+            size += len(document) + 1
+            if size >= CHUNK_BYTES:
+                yield (source.name, lines, size), chunk
+                lines, chunk, size = [], [], 0
+        if chunk:
+            yield (source.name, lines, size), chunk
+
+
+def _in_order(
+    chunks: Iterable[tuple[Place, Decoded]], progress: Progress, skipped: SkippedRecords
+) -> Iterator[Sequence[Item]]:
+    """Each document's items, telling -v where each document that can report a skipped record came from."""
+    for (name, lines, size), decoded in chunks:
         progress.advance(size)
-        yield document
+        start = 0
+        for index in decoded.telling:
+            yield from decoded.items[start:index]
+            skipped.at(name, lines[index])
+            start = index
+        yield from decoded.items[start:]
 
 
 def replay(args: argparse.Namespace) -> int:

@@ -6,12 +6,16 @@ document's items in input order (core.pipeline's `consume`), so alerts and count
 
 Documents travel in chunks of about CHUNK_BYTES (pickling one line at a time would cost more than it saves),
 and at most IN_FLIGHT chunks per worker are out at once, so memory stays flat however large the input. Each
-document's tag (where it came from) stays in this process, in order beside its chunk.
+chunk's tag (where its documents came from) stays in this process, in order beside it.
 
-Workers are spawned, not forked: a fork copies whatever locks other threads (sink or store clients) hold at
-that instant, and spawn behaves the same on every platform. They start with SIGINT blocked, so Ctrl-C, which
-a terminal sends to the whole process group, reaches only this process: it stops reading, and the workers
-finish their chunk and exit. A worker that dies (killed, out of memory) ends the run with a SecretwatchError.
+Workers are forked on Linux when this process runs no other thread, as a scan does unless a store or sink
+client started one (a fork copies whatever locks other threads hold at that instant): a forked worker starts at
+once with everything imported, where a spawned one spends a quarter of a second importing. Elsewhere they are
+spawned, which, like any spawn, runs the main script again in each worker: scripts calling core.cli.main need an
+`if __name__ == "__main__"` guard, as the installed `secretwatch` has. Workers start with SIGINT blocked, so
+Ctrl-C, which a terminal sends to the whole process group, reaches only this process: it stops reading, and the
+workers finish their chunk and exit. A worker that dies (killed, out of memory) ends the run with a
+SecretwatchError.
 """
 
 from __future__ import annotations
@@ -19,25 +23,38 @@ from __future__ import annotations
 import copyreg
 import multiprocessing
 import signal
+import sys
+import threading
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 from core.errors import SecretwatchError
-from core.model import AuditEvent
 from core.pipeline import Decoder, Item
 from core.prefilter import Search
+from core.sources import Prefiltered
 
 T = TypeVar("T")
-Decoded = tuple[tuple[Item, ...], ...]
 
 #: Bytes of documents sent to a worker at a time (about a thousand audit events).
 CHUNK_BYTES = 1 << 20
 #: Chunks out per worker at most: one being decoded, one waiting, so no worker idles while results are taken.
 IN_FLIGHT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A chunk's documents decoded: each one's items, and the indexes of those that are more than one prefiltered
+    record. Only those can report a skipped record (an AuditEvent may be refused for its timestamp), so only
+    those need the caller to say where they came from.
+    """
+
+    items: tuple[tuple[Item, ...], ...]
+    telling: tuple[int, ...]
 
 
 def _search_args(search: Search[str] | Search[bytes]) -> tuple[type[Search[str]], tuple[object, ...]]:
@@ -50,24 +67,24 @@ copyreg.pickle(Search, _search_args)  # so a Decoder, which holds the Prefilter,
 
 
 def decoded_in_workers(
-    documents: Iterable[tuple[T, bytes]], decoder: Decoder, *, jobs: int, chunk_bytes: int = CHUNK_BYTES
-) -> Generator[tuple[T, Sequence[Item]], None, None]:
-    """(tag, items) for each (tag, document), in order, each decoded by `decoder` in one of `jobs` workers.
+    chunks: Iterable[tuple[T, list[bytes]]], decoder: Decoder, *, jobs: int
+) -> Generator[tuple[T, Decoded], None, None]:
+    """(tag, decoded) for each (tag, chunk of documents), in order, each decoded by `decoder` in one of `jobs`
+    workers. Chunks of about CHUNK_BYTES pay for their trip; the tags stay in this process.
 
     Close it (contextlib.closing) to stop early: the workers finish the chunk they hold and exit.
     """
-    executor = ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(decoder,)
-    )
-    pending: deque[tuple[list[T], Future[Decoded]]] = deque()
+    context = multiprocessing.get_context(_start_method())
+    executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start, initargs=(decoder,))
+    pending: deque[tuple[T, Future[Decoded]]] = deque()
     try:
-        for tags, chunk in _chunks(documents, chunk_bytes):
+        for tag, chunk in chunks:
             with _sigint_blocked():  # a submit may spawn a worker, which keeps the mask
-                pending.append((tags, executor.submit(_decode, chunk)))
+                pending.append((tag, executor.submit(_decode, chunk)))
             if len(pending) >= IN_FLIGHT * jobs:
-                yield from _taken(pending.popleft())
+                yield _taken(pending.popleft())
         while pending:
-            yield from _taken(pending.popleft())
+            yield _taken(pending.popleft())
     except BrokenProcessPool:
         raise SecretwatchError(
             "a --jobs worker process died (killed, or out of memory?); run again, with fewer --jobs"
@@ -76,24 +93,15 @@ def decoded_in_workers(
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _chunks(documents: Iterable[tuple[T, bytes]], size: int) -> Iterator[tuple[list[T], list[bytes]]]:
-    tags: list[T] = []
-    chunk: list[bytes] = []
-    held = 0
-    for tag, document in documents:
-        tags.append(tag)
-        chunk.append(document)
-        held += len(document)
-        if held >= size:
-            yield tags, chunk
-            tags, chunk, held = [], [], 0
-    if chunk:
-        yield tags, chunk
+def _start_method() -> str:
+    """fork where it is safe: on Linux, while this process runs one thread (so no lock can be held by a thread
+    the child lacks, as a gRPC client's could be), before the pool starts its own; else spawn."""
+    return "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
 
 
-def _taken(sent: tuple[list[T], Future[Decoded]]) -> Iterator[tuple[T, Sequence[Item]]]:
-    tags, future = sent
-    return zip(tags, future.result(), strict=True)
+def _taken(sent: tuple[T, Future[Decoded]]) -> tuple[T, Decoded]:
+    tag, future = sent
+    return tag, future.result()
 
 
 @contextmanager
@@ -118,14 +126,17 @@ def _start(decoder: Decoder) -> None:
 
 
 def _decode(chunk: list[bytes]) -> Decoded:
-    """Each document's items. Equal items-tuples without an AuditEvent (one Prefiltered count, one Skip: most
-    documents) are sent as one object, which pickle writes once and then refers back to: a fiftieth of the cost."""
+    """Equal items of documents without an AuditEvent (one Prefiltered count, one Skip: most documents) are sent
+    as one object, which pickle writes once and then refers back to: a fiftieth of the cost."""
     assert _decoder is not None, "the pool's initializer sets the decoder"
     shared: dict[tuple[Item, ...], tuple[Item, ...]] = {}
     decoded = []
-    for document in chunk:
+    telling = []
+    for index, document in enumerate(chunk):
         items = tuple(_decoder(document))
-        if len(items) == 1 and not isinstance(items[0], AuditEvent):
+        if len(items) == 1 and isinstance(items[0], Prefiltered):
             items = shared.setdefault(items, items)
+        else:
+            telling.append(index)
         decoded.append(items)
-    return tuple(decoded)
+    return Decoded(tuple(decoded), tuple(telling))

@@ -13,8 +13,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,13 @@ import orjson
 import pytest
 
 from bench.traffic import SCENARIOS, _events, wire_documents
+from core import parallel
 from core.parallel import CHUNK_BYTES
+from core.pipeline import Pipeline
+from core.rules.loader import load_rules
 from core.scenarios import build_documents
+from core.sources import Prefiltered
+from core.state.memory import MemoryStore
 from tests.conftest import REPO, SHARED
 from tests.unit.engine_helpers import DENIED
 
@@ -145,7 +152,7 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="fi
 
 
 def workers_of(pid: int) -> list[int]:
-    """The spawned worker processes of `pid` (not multiprocessing's resource tracker)."""
+    """The worker processes of `pid` (not multiprocessing's resource tracker, which spawned workers need)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -153,7 +160,7 @@ def workers_of(pid: int) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
-        if parent == pid and b"spawn_main" in command:
+        if parent == pid and b"resource_tracker" not in command:
             found.append(int(entry.name))
     return found
 
@@ -202,3 +209,25 @@ def test_a_worker_that_dies_ends_the_run_with_one_line(traffic_lines: bytes) -> 
     assert err.decode().strip() == (
         "secretwatch: a --jobs worker process died (killed, or out of memory?); run again, with fewer --jobs"
     )
+
+
+def test_while_another_thread_runs_workers_are_spawned_and_decode_the_same() -> None:
+    decoder = Pipeline(load_rules(), MemoryStore(), []).decoder()
+    documents = [orjson.dumps(denial) for denial in DENIALS] + raw_lines(0, 200, seed=11) + MALFORMED
+    expected = [tuple(decoder(document)) for document in documents]
+    other = threading.Event()
+    thread = threading.Thread(target=other.wait)  # as a store's or sink's client may start
+    thread.start()
+    try:
+        assert parallel._start_method() == "spawn"
+        with closing(parallel.decoded_in_workers([("where", documents)], decoder, jobs=2)) as chunks:
+            [(tag, decoded)] = list(chunks)
+    finally:
+        other.set()
+        thread.join()
+
+    assert tag == "where"
+    assert list(decoded.items) == expected
+    assert [documents[index] for index in decoded.telling] == [
+        document for document, items in zip(documents, expected, strict=True) if items != (Prefiltered("k8s"),)
+    ]
