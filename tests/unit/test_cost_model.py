@@ -1,5 +1,6 @@
 """The cost model of bench/cost.py: its arithmetic against hand-computed bills, the filter's effect, the
-platforms' rounding, and the provenance of every price. No timing is asserted."""
+platforms' rounding; the provenance of every price in bench/prices.py; the facts bench/cost_probe.py reads from
+results.json and the demo traffic. No timing is asserted."""
 
 from __future__ import annotations
 
@@ -11,25 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from bench import cost
+from bench import cost, cost_probe, prices
 from bench.cost import (
-    AWS,
-    AZURE,
     CLOUD_RUN,
     CONSUMPTION,
-    GCP,
     LAMBDA,
-    NOT_REVERIFIED,
     Assumptions,
-    EntryCpu,
     Platform,
-    TrafficFacts,
     Workload,
     aws_cost,
     azure_cost,
     billed_seconds,
     gcp_cost,
 )
+from bench.cost_probe import EntryCpu, TrafficFacts
+from bench.prices import AWS, AZURE, GCP, NOT_REVERIFIED
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results.json"
 
@@ -147,15 +144,15 @@ def test_the_managed_services_are_priced_as_published() -> None:
 
 
 def test_every_price_names_its_source_and_the_unverified_ones_say_so() -> None:
-    prices = dict(cost.all_prices())
+    listed = dict(prices.all_prices())
 
-    assert len(prices) == 21
-    for name, price in prices.items():
+    assert len(listed) == 21
+    for name, price in listed.items():
         assert price.usd > 0, name
         assert price.per, name
         assert "http" in price.source or price.source.startswith(NOT_REVERIFIED), name
         assert re.search(r"20\d\d", price.source), f"{name}: no date in {price.source!r}"
-    assert date.fromisoformat(cost.PRICE_DATE) <= date(2026, 12, 31)
+    assert date.fromisoformat(prices.PRICE_DATE) <= date(2026, 12, 31)
     assert all(table.region for table in (AWS, GCP, AZURE))
 
 
@@ -174,8 +171,8 @@ def test_the_platforms_are_the_deployed_ones() -> None:
 
 def test_store_requests_come_from_the_steady_state_rows_of_results_json() -> None:
     results = json.loads(RESULTS.read_text())
-    pack = cost.state_facts(results)
-    seeds = cost.state_facts(results, pack=False)
+    pack = cost_probe.state_facts(results)
+    seeds = cost_probe.state_facts(results, pack=False)
 
     steady = results["state_cost_pack"][0]
     assert (pack.reads_per_event + pack.writes_per_event) * 1000 == pytest.approx(steady["per_1000"], abs=0.01)
@@ -185,7 +182,7 @@ def test_store_requests_come_from_the_steady_state_rows_of_results_json() -> Non
 
 
 def test_the_two_cloud_side_filters_pass_the_same_share_of_the_mix() -> None:
-    facts = cost.traffic_facts(events=3_000)
+    facts = cost_probe.traffic_facts(events=3_000)
 
     assert 0.01 < facts.eks_filter_passes < 0.06
     assert facts.gke_filter_passes == pytest.approx(facts.eks_filter_passes, abs=0.01)
@@ -198,7 +195,7 @@ def test_the_report_is_generated_from_the_numbers_it_writes() -> None:
     traffic = TrafficFacts(events=1000, eks_filter_passes=0.03, gke_filter_passes=0.03, event_bytes=1000.0,
                            pubsub_message_bytes=1300.0, aks_records_per_body=60.0,
                            aks_ingress_units_per_event=0.03)  # fmt: skip
-    state = cost.state_facts(json.loads(RESULTS.read_text()))
+    state = cost_probe.state_facts(json.loads(RESULTS.read_text()))
 
     text, found = cost.report(cpu, traffic, state, Assumptions())
 
