@@ -34,8 +34,22 @@ def _decoded(stream: BinaryIO, *, gzip_name: bool) -> BinaryIO:
     head = _read_exactly(stream, len(GZIP_MAGIC))
     whole = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
     if gzip_name or head == GZIP_MAGIC:
-        return cast(BinaryIO, gzip.GzipFile(fileobj=whole, mode="rb"))
+        return cast(BinaryIO, _Gunzipped(whole))
     return whole
+
+
+class _Gunzipped(gzip.GzipFile):
+    """A GzipFile that closes the stream it reads (GzipFile leaves a stream it was given open)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__(fileobj=stream, mode="rb")
+        self._source = stream
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._source.close()
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

@@ -178,10 +178,11 @@ def test_the_log_stream_is_the_export_objects_folder(name: str, stream: str | No
     assert log_stream(name) == stream
 
 
-def test_a_folder_of_more_files_than_open_file_slots_is_read_one_file_at_a_time(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".log", ".log.gz"])
+def test_a_folder_of_more_files_than_open_file_slots_is_read_one_file_at_a_time(tmp_path: Path, suffix: str) -> None:
     event = (ARCHIVES / "apiserver" / "var" / "log" / "kubernetes" / "audit" / "audit.log").read_bytes()
     for index in range(300):
-        (tmp_path / f"audit-{index:03d}.log").write_bytes(event)
+        (tmp_path / f"audit-{index:03d}{suffix}").write_bytes(gzip.compress(event) if suffix.endswith(".gz") else event)
     program = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
