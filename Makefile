@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,aws,gcp,azure
+EXTRAS := dev,aws,gcp,azure,gcs,azure-blob
 HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 CORE_STAMP := $(VENV)/.core-$(HASH)
 FULL_STAMP := $(VENV)/.full-$(HASH)

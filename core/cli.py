@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="files or folders (read recursively, sorted; .gz decompressed as read); - or nothing reads stdin",
+        help="files or folders (read recursively, sorted, rotated logs before the live one; gzip decompressed as "
+        "read, known by its .gz name or its magic bytes), or s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, "
+        "az://ACCOUNT/CONTAINER/PREFIX[?connection_setting=NAME] read in place; - or nothing reads stdin",
     )
     scan.add_argument(
         "--format",

@@ -55,4 +55,5 @@ class DeliveryInProgressError(DeliveryError):
 
 
 class SourceError(SecretwatchError):
-    """A dead-letter source (an SQS queue, a Pub/Sub subscription) could not be read or acknowledged."""
+    """A dead-letter source (an SQS queue, a Pub/Sub subscription) could not be read or acknowledged, or an
+    archive object (s3://, gs://, az://) could not be downloaded."""

@@ -21,7 +21,7 @@ from core.remote.objects import Location, RemoteObject, under
 
 CONNECTION_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
-_MISSING_SDK = "reading az:// needs azure-storage-blob and azure-identity: pip install 'secretwatch[azure]'"
+_MISSING_SDK = "reading az:// needs azure-storage-blob and azure-identity: pip install 'secretwatch[azure-blob]'"
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _FORM = "az://ACCOUNT/CONTAINER/PREFIX (optionally ?connection_setting=NAME)"

@@ -15,7 +15,7 @@ from core.errors import ConfigError, SourceError
 from core.remote.objects import Location, RemoteObject, under
 
 CHUNK_BYTES = 8 * 1024 * 1024
-_MISSING_SDK = "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcp]'"
+_MISSING_SDK = "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcs]'"
 
 
 def list_objects(uri: str) -> list[RemoteObject]:

@@ -302,12 +302,12 @@ def test_an_azure_prefix_that_cannot_be_read_is_one_line_without_the_connection_
         (
             "gs://bucket/logs",
             "google.cloud",
-            "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcp]'",
+            "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcs]'",
         ),
         (
             "az://account/container",
             "azure.storage.blob",
-            "reading az:// needs azure-storage-blob and azure-identity: pip install 'secretwatch[azure]'",
+            "reading az:// needs azure-storage-blob and azure-identity: pip install 'secretwatch[azure-blob]'",
         ),
     ],
 )
