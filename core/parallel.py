@@ -78,6 +78,8 @@ def decoded_in_workers(
     executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start, initargs=(decoder,))
     pending: deque[tuple[T, Future[Decoded]]] = deque()
     try:
+        with _sigint_blocked():  # the first submit starts the workers (forks them all), before reading starts a
+            executor.submit(int)  # thread (a remote input's SDK may) and before the pool starts its own
         for tag, chunk in chunks:
             with _sigint_blocked():  # a submit may spawn a worker, which keeps the mask
                 pending.append((tag, executor.submit(_decode, chunk)))

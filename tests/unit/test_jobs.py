@@ -9,6 +9,7 @@ counting process in 20 different chunks of documents (core.parallel.CHUNK_BYTES)
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -231,3 +232,18 @@ def test_while_another_thread_runs_workers_are_spawned_and_decode_the_same() -> 
     assert [documents[index] for index in decoded.telling] == [
         document for document, items in zip(documents, expected, strict=True) if items != (Prefiltered("k8s"),)
     ]
+
+
+def test_workers_start_before_the_first_document_is_read() -> None:
+    """So a fork copies no thread a remote input's SDK starts as it reads."""
+    decoder = Pipeline(load_rules(), MemoryStore(), []).decoder()
+    children_when_read = []
+
+    def chunks() -> Iterator[tuple[str, list[bytes]]]:
+        children_when_read.append(len(multiprocessing.active_children()))
+        yield "where", [orjson.dumps(DENIALS[0])]
+
+    with closing(parallel.decoded_in_workers(chunks(), decoder, jobs=2)) as decoded:
+        assert len(list(decoded)) == 1
+
+    assert children_when_read[0] >= 1
