@@ -1,0 +1,230 @@
+"""The real CLI on raw audit JSON Lines (what the API server's --audit-log-path writes) against the parse limit.
+
+    python -m bench.raw_cli [--events N] [--rounds R] [--rss]
+
+Each shape is written to a temporary file, one audit.k8s.io/v1 Event per line, and scanned by a child process
+running the real command, `secretwatch scan --state memory --output jsonl FILE` (core.cli's main, alerts to
+/dev/null), on one pinned core (the child inherits this process's affinity). Its time is the child's CPU time
+(user + system, from wait4) minus that of the same command on a one-event file, best of each, so interpreter
+start-up, imports and rule loading are left out. The parse limit is `orjson.loads` of each line of the same
+file in this process, in CPU time, best of the rounds; ratio = parse-only seconds / CLI seconds (1.0: the CLI
+keeps pace with parsing alone).
+
+Shapes: `mix` (3 % of events touch secrets, bench.traffic's scenario), `all-secrets`, and `distinct-clients`
+(all-secrets with every event from its own source address, user and user agent, so every sighting is a new
+term and raises an alert). With `--rss`, the peak resident set (the child's own VmHWM, which exec resets) of the
+mix at 50 MB and 500 MB, made by repeating the day with fresh audit ids, one day later each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.machine import pin_to_one_core
+from bench.traffic import SCENARIOS, Scenario, _events
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHAPES = ("mix", "all-secrets", "distinct-clients")
+#: Runs the CLI's main in a fresh interpreter, then writes the process's peak resident set (VmHWM, kB) to argv[1].
+_CHILD = """
+import sys
+from core.cli import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    status = open("/proc/self/status").read()
+    peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+    open(sys.argv[1], "w").write(peak)
+sys.exit(code)
+"""
+_DAY = re.compile(rb'(Timestamp":")(\d{4}-\d\d-\d\d)T')
+_AUDIT_ID = re.compile(rb'"auditID":"[0-9a-f]{8}')
+
+
+@dataclass(frozen=True, slots=True)
+class RawCliCost:
+    shape: str
+    events: int
+    megabytes: float
+    parse_s: float  # orjson.loads of every line, CPU seconds
+    cli_s: float  # the CLI's CPU seconds, start-up excluded
+    alerts: int
+
+    @property
+    def ratio(self) -> float:
+        return self.parse_s / self.cli_s if self.cli_s > 0 else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    cpu_s: float
+    peak_mb: float
+    alerts: int
+
+
+def measure(events: int = 50_000, rounds: int = 3, shapes: Sequence[str] = SHAPES) -> list[RawCliCost]:
+    """One row per shape; pins this process (and so the CLI child) to one core."""
+    pin_to_one_core()
+    with tempfile.TemporaryDirectory(prefix="raw-cli-") as folder:
+        tiny = Path(folder, "tiny.jsonl")
+        tiny.write_bytes(next(raw_lines(SCENARIOS[0], 1)) + b"\n")
+        rows = []
+        for shape in shapes:
+            path = Path(folder, f"{shape}.jsonl")
+            count = write_lines(path, shape_lines(shape, events))
+            lines = path.read_bytes().splitlines()
+            parse = min(_parse_seconds(lines) for _ in range(rounds))
+            del lines
+            startup = min(run_cli(tiny).cpu_s for _ in range(rounds))
+            runs = [run_cli(path) for _ in range(rounds)]
+            best = min(run.cpu_s for run in runs)
+            rows.append(RawCliCost(shape, count, path.stat().st_size / 1e6, parse, best - startup, runs[0].alerts))
+            path.unlink()
+    return rows
+
+
+def measure_rss(sizes_mb: Sequence[int] = (50, 500), base_events: int = 20_000) -> list[tuple[int, float]]:
+    """(file MB, the CLI's peak RSS MB) for the mix repeated to each size; each file is deleted after its run."""
+    pin_to_one_core()
+    base = list(raw_lines(SCENARIOS[0], base_events))
+    found = []
+    with tempfile.TemporaryDirectory(prefix="raw-cli-rss-") as folder:
+        for size in sizes_mb:
+            path = Path(folder, f"mix-{size}mb.jsonl")
+            write_lines(path, repeated(base, size * 1_000_000))
+            found.append((round(path.stat().st_size / 1e6), run_cli(path).peak_mb))
+            path.unlink()
+    return found
+
+
+def run_cli(path: Path, *extra: str) -> Run:
+    """`secretwatch scan --state memory --output jsonl PATH` in a child: its CPU time, peak RSS and alerts."""
+    with tempfile.NamedTemporaryFile(prefix="raw-cli-out-") as out, tempfile.NamedTemporaryFile(
+        prefix="raw-cli-peak-"
+    ) as peak:
+        command = [sys.executable, "-c", _CHILD, peak.name, "scan", "--state", "memory", "--output", "jsonl",
+                   *extra, str(path)]  # fmt: skip
+        child = subprocess.Popen(command, cwd=REPOSITORY, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise RuntimeError(f"secretwatch scan {path.name} exited {child.returncode}")
+        alerts = Path(out.name).read_bytes().count(b"\n")
+        peak_kb = int(Path(peak.name).read_text() or 0)
+    return Run(usage.ru_utime + usage.ru_stime, peak_kb / 1024, alerts)
+
+
+def _parse_seconds(lines: Sequence[bytes]) -> float:
+    loads = orjson.loads
+    started = time.process_time()
+    for line in lines:
+        loads(line)
+    return time.process_time() - started
+
+
+# --- the files --------------------------------------------------------------------------------------------------
+
+
+def shape_lines(shape: str, events: int) -> Iterator[bytes]:
+    if shape == "mix":
+        return raw_lines(SCENARIOS[0], events)
+    if shape == "all-secrets":
+        return raw_lines(SCENARIOS[1], events)
+    if shape == "distinct-clients":
+        return raw_lines(SCENARIOS[1], events, distinct=True)
+    raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+
+
+def raw_lines(scenario: Scenario, events: int, *, distinct: bool = False) -> Iterator[bytes]:
+    """The scenario's day of audit Events, each as the API server's log backend writes it (one JSON line)."""
+    for number, (_, event) in enumerate(_events(scenario, events, seed=7)):
+        yield orjson.dumps(_distinct(event, number) if distinct else event)
+
+
+def _distinct(event: dict[str, Any], number: int) -> dict[str, Any]:
+    """The event as sent by a client of its own: its own source address, user and user agent."""
+    event["sourceIPs"] = [f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"]
+    user = event.setdefault("user", {})
+    user["username"] = f"{user.get('username', 'user')}-{number}"
+    event["userAgent"] = f"client-{number}/1.0 {event.get('userAgent', '')}".strip()
+    return event
+
+
+def repeated(base: Sequence[bytes], size: int) -> Iterator[bytes]:
+    """`base` again and again, up to `size` bytes: each copy with fresh audit ids, one day after the last."""
+    written, copy = 0, 0
+    while written < size:
+        for line in base:
+            fresh = _copy_of(line, copy)
+            written += len(fresh) + 1
+            yield fresh
+            if written >= size:
+                return
+        copy += 1
+
+
+def _copy_of(line: bytes, copy: int) -> bytes:
+    if copy == 0:
+        return line
+    line = _AUDIT_ID.sub(b'"auditID":"%08x' % copy, line, count=1)
+    return _DAY.sub(lambda found: found[1] + _later(found[2], copy) + b"T", line)
+
+
+def _later(day: bytes, days: int) -> bytes:
+    return (date.fromisoformat(day.decode()) + timedelta(days=days)).isoformat().encode()
+
+
+def write_lines(path: Path, lines: Iterator[bytes]) -> int:
+    count = 0
+    with path.open("wb") as file:
+        for line in lines:
+            file.write(line + b"\n")
+            count += 1
+    return count
+
+
+# --- the table ----------------------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[RawCliCost], rss: Sequence[tuple[int, float]] = ()) -> str:
+    lines = [
+        "Raw audit JSON Lines through the real CLI (scan --state memory --output jsonl), one pinned core, "
+        "start-up excluded",
+        f"{'shape':<17} {'events':>8} {'MB':>7} {'orjson s':>9} {'CLI s':>8} {'ratio':>6} {'alerts':>7}",
+    ]
+    for row in rows:
+        lines.append(
+            f"{row.shape:<17} {row.events:>8,} {row.megabytes:>7.1f} {row.parse_s:>9.3f} {row.cli_s:>8.3f} "
+            f"{row.ratio:>5.2f}x {row.alerts:>7,}"
+        )
+    lines.append("ratio = orjson.loads of each line / the CLI's CPU time (targets: mix >= 1.0x, all-secrets >= 0.5x)")
+    lines.extend(f"peak RSS, mix at {size} MB: {peak:.0f} MB" for size, peak in rss)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.raw_cli", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="events per shape (default 50000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each, the best kept (default 3)")
+    parser.add_argument("--shape", action="append", choices=SHAPES, help="only these shapes (repeatable)")
+    parser.add_argument("--rss", action="store_true", help="also the peak RSS at 50 MB and 500 MB")
+    options = parser.parse_args(argv)
+    rows = measure(options.events, options.rounds, options.shape or SHAPES)
+    print(table(rows, measure_rss() if options.rss else ()))
+
+
+if __name__ == "__main__":
+    main()
