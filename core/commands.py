@@ -18,7 +18,7 @@ from core.alerts.table import format_table
 from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
-from core.pipeline import Item, Pipeline, Summary
+from core.pipeline import Item, Pipeline, Skimmed, Summary
 from core.report import SkippedRecords, format_learned, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
@@ -156,16 +156,15 @@ def _chunks(inputs: Sequence[Input]) -> Iterator[tuple[Place, list[bytes]]]:
 
 def _in_order(
     chunks: Iterable[tuple[Place, Decoded]], progress: Progress, skipped: SkippedRecords
-) -> Iterator[Sequence[Item]]:
-    """Each document's items, telling -v where each document that can report a skipped record came from."""
+) -> Iterator[Sequence[Item] | Skimmed]:
+    """Each chunk's documents for the pipeline, telling -v where each came from (only the prefiltered ones,
+    counted together, can report no skipped record)."""
     for (name, lines, size), decoded in chunks:
         progress.advance(size)
-        start = 0
-        for index in decoded.telling:
-            yield from decoded.items[start:index]
+        yield from decoded.skimmed
+        for index, items in zip(decoded.indexes, decoded.items, strict=True):
             skipped.at(name, lines[index])
-            start = index
-        yield from decoded.items[start:]
+            yield items
 
 
 def replay(args: argparse.Namespace) -> int:

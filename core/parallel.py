@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from core.errors import SecretwatchError
-from core.pipeline import Decoder, Item
+from core.pipeline import Decoder, Item, Skimmed
 from core.prefilter import Search
 from core.sources import Prefiltered
 
@@ -48,13 +48,12 @@ IN_FLIGHT = 2
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A chunk's documents decoded: each one's items, and the indexes of those that are more than one prefiltered
-    record. Only those can report a skipped record (an AuditEvent may be refused for its timestamp), so only
-    those need the caller to say where they came from.
-    """
+    """A chunk's documents decoded: those that were only prefiltered records counted per cloud (most documents,
+    and their order does not matter), and the items of the rest with their indexes in the chunk, in order."""
 
+    skimmed: tuple[Skimmed, ...]
     items: tuple[tuple[Item, ...], ...]
-    telling: tuple[int, ...]
+    indexes: tuple[int, ...]
 
 
 def _search_args(search: Search[str] | Search[bytes]) -> tuple[type[Search[str]], tuple[object, ...]]:
@@ -128,17 +127,18 @@ def _start(decoder: Decoder) -> None:
 
 
 def _decode(chunk: list[bytes]) -> Decoded:
-    """Equal items of documents without an AuditEvent (one Prefiltered count, one Skip: most documents) are sent
-    as one object, which pickle writes once and then refers back to: a fiftieth of the cost."""
     assert _decoder is not None, "the pool's initializer sets the decoder"
-    shared: dict[tuple[Item, ...], tuple[Item, ...]] = {}
-    decoded = []
-    telling = []
+    skimmed: dict[str, list[int]] = {}
+    items: list[tuple[Item, ...]] = []
+    indexes: list[int] = []
     for index, document in enumerate(chunk):
-        items = tuple(_decoder(document))
-        if len(items) == 1 and isinstance(items[0], Prefiltered):
-            items = shared.setdefault(items, items)
+        decoded = tuple(_decoder(document))
+        if len(decoded) == 1 and isinstance(only := decoded[0], Prefiltered):
+            counts = skimmed.setdefault(only.cloud, [0, 0])
+            counts[0] += 1
+            counts[1] += only.count
         else:
-            telling.append(index)
-        decoded.append(items)
-    return Decoded(tuple(decoded), tuple(telling))
+            items.append(decoded)
+            indexes.append(index)
+    counted = tuple(Skimmed(cloud, documents, events) for cloud, (documents, events) in skimmed.items())
+    return Decoded(counted, tuple(items), tuple(indexes))

@@ -55,6 +55,11 @@ class Summary:
     state_reads: int = 0
     state_writes: int = 0
 
+    def skimmed(self, counted: Skimmed) -> None:
+        self.documents += counted.documents
+        self.prefiltered += counted.events
+        self.events[counted.cloud] += counted.events
+
     @property
     def event_total(self) -> int:
         return sum(self.events.values())
@@ -75,6 +80,19 @@ class Summary:
             "inferred_timestamps": self.inferred_timestamps,
             "state_requests": {"reads": self.state_reads, "writes": self.state_writes},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Skimmed:
+    """Documents that were each audit records the pre-filter skipped and nothing else, counted together.
+
+    Order does not matter for them (they are neither deduplicated nor evaluated), so core.parallel's workers
+    send one per cloud for a chunk, in place of one Prefiltered per document.
+    """
+
+    cloud: str
+    documents: int
+    events: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,20 +165,24 @@ class Pipeline:
 
     def consume(
         self,
-        decoded: Iterable[Iterable[Item]],
+        decoded: Iterable[Iterable[Item] | Skimmed],
         *,
         received_at: datetime,
         progress: Callable[[int], None] | None = None,
         on_skip: Callable[[str], None] | None = None,
     ) -> Summary:
         """The consume stage: each document's items, in input order (from a `decoder` whose time of receipt is
-        `received_at`), counted, deduplicated, batched and evaluated, as `process` does (core.parallel)."""
+        `received_at`), counted, deduplicated, batched and evaluated, as `process` does (core.parallel). Documents
+        that were only prefiltered records may come counted together, as a Skimmed, anywhere among the others."""
         summary = Summary()
         latest = received_at + FUTURE_SLACK
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []
         seen: set[tuple[str, str | None]] = set()
         for items in decoded:
+            if isinstance(items, Skimmed):
+                summary.skimmed(items)
+                continue
             summary.documents += 1
             for item in items:
                 if isinstance(item, AuditEvent):
