@@ -5,10 +5,10 @@
 Each shape is written to a temporary file, one audit.k8s.io/v1 Event per line, and scanned by a child process
 running the real command, `secretwatch scan --state memory --output jsonl FILE` (core.cli's main, alerts to
 /dev/null), on one pinned core (the child inherits this process's affinity). Its time is the child's CPU time
-(user + system, from wait4) minus that of the same command on a one-event file, best of each, so interpreter
-start-up, imports and rule loading are left out. The parse limit is `orjson.loads` of each line of the same
-file in this process, in CPU time, best of the rounds; ratio = parse-only seconds / CLI seconds (1.0: the CLI
-keeps pace with parsing alone).
+(user + system, from wait4) minus that of the same command on a one-event file, so interpreter start-up,
+imports and rule loading are left out. The parse limit is `orjson.loads` of each line of the same file in this
+process, in CPU time. Each round times the three back to back; ratio = parse-only seconds / CLI seconds, the
+median of the rounds' (1.0: the CLI keeps pace with parsing alone), beside the fastest round of each.
 
 Shapes: `mix` (3 % of events touch secrets, bench.traffic's scenario), `all-secrets`, and `distinct-clients`
 (all-secrets with every event from its own source address, user and user agent, so every sighting is a new
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,13 +60,10 @@ class RawCliCost:
     shape: str
     events: int
     megabytes: float
-    parse_s: float  # orjson.loads of every line, CPU seconds
-    cli_s: float  # the CLI's CPU seconds, start-up excluded
+    parse_s: float  # orjson.loads of every line, CPU seconds (the fastest round)
+    cli_s: float  # the CLI's CPU seconds, start-up excluded (the fastest round)
+    ratio: float  # parse-only seconds / CLI seconds, the median of the rounds'
     alerts: int
-
-    @property
-    def ratio(self) -> float:
-        return self.parse_s / self.cli_s if self.cli_s > 0 else float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +73,13 @@ class Run:
     alerts: int
 
 
-def measure(events: int = 50_000, rounds: int = 3, shapes: Sequence[str] = SHAPES) -> list[RawCliCost]:
-    """One row per shape; pins this process (and so the CLI child) to one core."""
+def measure(events: int = 50_000, rounds: int = 5, shapes: Sequence[str] = SHAPES) -> list[RawCliCost]:
+    """One row per shape; pins this process (and so the CLI child) to one core.
+
+    Each round times, back to back, orjson over the file, the CLI on a one-event file and the CLI on the file, so
+    a round's ratio compares like with like when other work slows the machine down; the row gives the fastest
+    of each and the median of the rounds' ratios.
+    """
     pin_to_one_core()
     with tempfile.TemporaryDirectory(prefix="raw-cli-") as folder:
         tiny = Path(folder, "tiny.jsonl")
@@ -86,12 +89,16 @@ def measure(events: int = 50_000, rounds: int = 3, shapes: Sequence[str] = SHAPE
             path = Path(folder, f"{shape}.jsonl")
             count = write_lines(path, shape_lines(shape, events))
             lines = path.read_bytes().splitlines()
-            parse = min(_parse_seconds(lines) for _ in range(rounds))
+            timed = []
+            for _ in range(rounds):
+                parse = _parse_seconds(lines)
+                startup = run_cli(tiny).cpu_s
+                run = run_cli(path)
+                timed.append((parse, run.cpu_s - startup, run.alerts))
             del lines
-            startup = min(run_cli(tiny).cpu_s for _ in range(rounds))
-            runs = [run_cli(path) for _ in range(rounds)]
-            best = min(run.cpu_s for run in runs)
-            rows.append(RawCliCost(shape, count, path.stat().st_size / 1e6, parse, best - startup, runs[0].alerts))
+            ratio = statistics.median(parse / cli for parse, cli, _ in timed)
+            parse_s, cli_s = min(parse for parse, _, _ in timed), min(cli for _, cli, _ in timed)
+            rows.append(RawCliCost(shape, count, path.stat().st_size / 1e6, parse_s, cli_s, ratio, timed[0][2]))
             path.unlink()
     return rows
 
@@ -218,7 +225,7 @@ def table(rows: Sequence[RawCliCost], rss: Sequence[tuple[int, float]] = ()) -> 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.raw_cli", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="events per shape (default 50000)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each, the best kept (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, each timing all three (default 5)")
     parser.add_argument("--shape", action="append", choices=SHAPES, help="only these shapes (repeatable)")
     parser.add_argument("--rss", action="store_true", help="also the peak RSS at 50 MB and 500 MB")
     options = parser.parse_args(argv)
