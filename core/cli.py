@@ -159,10 +159,11 @@ def _duration(text: str) -> object:
 
 
 def _jobs(text: str) -> int:
-    """--jobs: a number of worker processes; 0 or auto, one per CPU."""
+    """--jobs: a number of worker processes; 0 or auto, one per CPU this process may run on."""
     if text != "auto" and not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"expected a number of processes or auto, not {text!r}")
-    return (0 if text == "auto" else int(text)) or os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (0 if text == "auto" else int(text)) or cpus or 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,11 +142,14 @@ def test_jobs_takes_a_count_or_auto(value: str) -> None:
     assert b"--jobs: expected a number of processes or auto" in run.stderr
 
 
-def test_auto_runs_one_job_per_cpu() -> None:
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="counts the CPUs this process may run on")
+def test_auto_runs_one_job_per_cpu_this_process_may_run_on() -> None:
     from core.cli import build_parser
 
-    assert build_parser().parse_args(["scan", "--jobs", "auto"]).jobs == (os.cpu_count() or 1)
-    assert build_parser().parse_args(["scan", "--jobs", "0"]).jobs == (os.cpu_count() or 1)
+    cpus = len(os.sched_getaffinity(0))
+    assert build_parser().parse_args(["scan", "--jobs", "auto"]).jobs == cpus
+    assert build_parser().parse_args(["scan", "--jobs", "0"]).jobs == cpus
+    assert build_parser().parse_args(["scan", "--jobs", "3"]).jobs == 3
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
