@@ -157,8 +157,8 @@ def _chunks(inputs: Sequence[Input]) -> Iterator[tuple[Place, list[bytes]]]:
 def _in_order(
     chunks: Iterable[tuple[Place, Decoded]], progress: Progress, skipped: SkippedRecords
 ) -> Iterator[Sequence[Item] | Skimmed]:
-    """Each chunk's documents for the pipeline, telling -v where each came from (only the prefiltered ones,
-    counted together, can report no skipped record)."""
+    """Each chunk's documents for the pipeline, telling -v where each came from; those that were only prefiltered
+    records, which can report no skipped record, come counted together."""
     for (name, lines, size), decoded in chunks:
         progress.advance(size)
         yield from decoded.skimmed

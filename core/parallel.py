@@ -1,8 +1,9 @@
 """`scan --jobs N`: decode documents in N worker processes, handed back in input order to the one that evaluates.
 
-Decoding (parsing, the pre-filter, normalizing) is most of a scan's work and needs nothing but the document, so
-workers do it; counting, deduplication, windows and alerts stay in the calling process, which takes each
-document's items in input order (core.pipeline's `consume`), so alerts and counts are those of `--jobs 1`.
+Decoding (unwrapping envelopes, the pre-filter, parsing, normalizing) needs nothing but the document, so workers
+do it; reading, deduplication, windows and alerts stay in the calling process, which takes each document's items
+in input order (core.pipeline's `consume`), so alerts and counts are those of `--jobs 1`. Documents that were
+only records the pre-filter skipped (most of them) come back counted per cloud (core.pipeline.Skimmed).
 
 Documents travel in chunks of about CHUNK_BYTES (pickling one line at a time would cost more than it saves),
 and at most IN_FLIGHT chunks per worker are out at once, so memory stays flat however large the input. Each
@@ -127,6 +128,7 @@ def _start(decoder: Decoder) -> None:
 
 
 def _decode(chunk: list[bytes]) -> Decoded:
+    """In a worker: the chunk's documents decoded, those that were only prefiltered records counted."""
     assert _decoder is not None, "the pool's initializer sets the decoder"
     skimmed: dict[str, list[int]] = {}
     items: list[tuple[Item, ...]] = []
