@@ -5,7 +5,7 @@
 Each shape is written to a temporary file, one audit.k8s.io/v1 Event per line, and scanned by a child process
 running the real command, `secretwatch scan --state memory --output jsonl FILE` (core.cli's main; alerts to a
 file), on one pinned core (the child inherits this process's affinity). Its time is the CPU time the child
-spends inside Pipeline.process, which it measures around that call (reading and splitting the file, decoding,
+spends inside Pipeline.consume, which it measures around that call (reading and splitting the file, decoding,
 evaluating, delivering): interpreter start-up, imports, rule loading and the closing summary are left out.
 (Subtracting a one-event run's CPU time instead proved too noisy: start-up costs more than scanning 50 MB.)
 The parse limit is `orjson.loads` of each line of the same file in this process, in CPU time. Each round times
@@ -41,22 +41,23 @@ from bench.traffic import SCENARIOS, Scenario, _events
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHAPES = ("mix", "all-secrets", "distinct-clients")
-#: Runs the CLI's main in a fresh interpreter, timing the CPU spent inside Pipeline.process (reading, decoding,
-#: evaluating, delivering: everything per record), then writes "VmHWM_kB process_seconds" to argv[1]. VmHWM is
+#: Runs the CLI's main in a fresh interpreter, timing the CPU spent inside Pipeline.consume (which pulls the
+#: documents through reading and decoding, then evaluates and delivers: everything per record, with or without
+#: --jobs), then writes "VmHWM_kB consume_seconds" to argv[1]. VmHWM is
 #: the process's own peak: exec resets it, where getrusage's would carry the parent's across fork and exec.
 _CHILD = """
 import sys, time
 from core import pipeline
 from core.cli import main
 spent = [0.0]
-process = pipeline.Pipeline.process
+consume = pipeline.Pipeline.consume
 def timed(self, *args, **kwargs):
     started = time.process_time()
     try:
-        return process(self, *args, **kwargs)
+        return consume(self, *args, **kwargs)
     finally:
         spent[0] += time.process_time() - started
-pipeline.Pipeline.process = timed
+pipeline.Pipeline.consume = timed
 try:
     code = main(sys.argv[2:])
 finally:
@@ -83,7 +84,7 @@ class RawCliCost:
 @dataclass(frozen=True, slots=True)
 class Run:
     cpu_s: float  # the whole child, start-up included
-    scan_s: float  # inside Pipeline.process
+    scan_s: float  # inside Pipeline.consume
     peak_mb: float
     alerts: int
 
