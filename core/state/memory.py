@@ -45,9 +45,7 @@ class MemoryStore:
             if stored is not None and stored[2] > now
         }
 
-    def put(
-        self, key: str, value: Mapping[str, JSONValue], *, expires_at: datetime, version: int | None
-    ) -> bool:
+    def put(self, key: str, value: Mapping[str, JSONValue], *, expires_at: datetime, version: int | None) -> bool:
         now = self._clock()
         with self._lock:
             current = self._items.get(key)

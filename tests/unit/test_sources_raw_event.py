@@ -92,13 +92,21 @@ def test_a_panther_sample_is_counted_as_its_cloud_when_skipped() -> None:
 def _envelopes(event: dict[str, Any]) -> list[Any]:
     text = orjson.dumps(event).decode()
     return [
-        {"version": "1.0", "requestContext": {"requestId": "r", "condition": "RetriesExhausted"},
-         "requestPayload": event, "responseContext": {"statusCode": 200}},
+        {
+            "version": "1.0",
+            "requestContext": {"requestId": "r", "condition": "RetriesExhausted"},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200},
+        },
         {"version": "1.0", "requestContext": {"requestId": "r"}, "requestPayload": text},
         {"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": text},
         {"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": event},
-        {"messageType": "DATA_MESSAGE", "logGroup": "/aws/eks/prod/cluster", "logStream": "kube-apiserver-audit-1",
-         "logEvents": [{"id": "1", "timestamp": 0, "message": text}]},
+        {
+            "messageType": "DATA_MESSAGE",
+            "logGroup": "/aws/eks/prod/cluster",
+            "logStream": "kube-apiserver-audit-1",
+            "logEvents": [{"id": "1", "timestamp": 0, "message": text}],
+        },
         {"records": [{"category": "kube-audit", "properties": {"log": text}, "resourceId": "/X/PROD"}]},
         {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event, event]},
         {**event, "kind": "EventList", "items": [event]},
@@ -147,8 +155,10 @@ def test_a_lambda_failure_record_holding_an_event_is_decoded_as_the_envelope() -
         b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","x":"\xff"}',
         b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"g\\u0065t","objectRef":{}}',
         b'{"kind":"Ev\\u0065nt","apiVersion":"audit.k8s.io\\/v1","auditID":"a","verb":"get"}',
-        b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","deep":' + b"[" * 2000
-        + b"]" * 2000 + b"}",
+        b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","deep":'
+        + b"[" * 2000
+        + b"]" * 2000
+        + b"}",
         b"\xef\xbb\xbf" + orjson.dumps(CONFIGMAP_GET),
         b" " + orjson.dumps(CONFIGMAP_GET) + b"\n",
         b"I0514 09:12:44.123 audit.go:1] secrets get",
