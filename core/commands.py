@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,12 +20,13 @@ from core.alerts.table import format_table
 from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
-from core.pipeline import Item, Pipeline, Skimmed, Summary
+from core.pipeline import Decoder, Item, Pipeline, Skimmed, Summary
 from core.report import SkippedRecords, format_learned, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
+from core.sources.skim import RAW_CLOUD, SkimmedRun, Skimmer
 from core.state.base import Store
 from core.state.registry import open_store
 from core.terminal import Progress, table_width
@@ -113,45 +116,74 @@ def _run(
     pipeline: Pipeline, inputs: Sequence[Input], args: argparse.Namespace, progress: Progress, skipped: SkippedRecords
 ) -> Summary:
     """Decode here, or in args.jobs worker processes (core.parallel) with the same alerts and counts."""
+    decoder = pipeline.decoder(args.format)
+    reader = _Reader(inputs, Skimmer.for_prefilter(pipeline.prefilter, args.format), progress, skipped)
     if args.jobs == 1:
-        return pipeline.process(_documents(inputs, progress, skipped), fmt=args.format, on_skip=skipped.skipped)
+        decoded = reader.decoded(decoder)
+        return pipeline.consume(decoded, received_at=decoder.received_at, on_skip=skipped.skipped)
     from core.parallel import decoded_in_workers
 
-    decoder = pipeline.decoder(args.format)
-    with closing(decoded_in_workers(_chunks(inputs), decoder, jobs=args.jobs)) as chunks:
-        decoded = _in_order(chunks, progress, skipped)
+    with closing(decoded_in_workers(reader.chunks(), decoder, jobs=args.jobs)) as chunks:
+        decoded = chain(_in_order(chunks, progress, skipped), reader.skimmed())
         return pipeline.consume(decoded, received_at=decoder.received_at, on_skip=skipped.skipped)
 
 
-def _documents(inputs: Sequence[Input], progress: Progress, skipped: SkippedRecords) -> Iterator[bytes]:
-    for source in inputs:
-        for line, document in read_documents(source):
-            skipped.at(source.name, line)
-            progress.advance(len(document) + 1)
-            yield document
+@dataclass(slots=True)
+class _Reader:
+    """The inputs' documents, read here; runs of raw audit lines no rule can match come skimmed (core.sources.skim)
+    and counted, never decoded."""
+
+    inputs: Sequence[Input]
+    skimmer: Skimmer | None
+    progress: Progress
+    skipped: SkippedRecords
+    #: lines skimmed while chunking for the workers, handed to the pipeline after the rest (order does not matter)
+    _runs: int = 0
+
+    def decoded(self, decoder: Decoder) -> Iterator[Iterable[Item] | Skimmed]:
+        """Each document's items, decoded here, and the skimmed runs counted."""
+        for source in self.inputs:
+            for piece in read_documents(source, self.skimmer):
+                if isinstance(piece, SkimmedRun):
+                    self.progress.advance(piece.size)
+                    yield Skimmed(RAW_CLOUD, piece.lines, piece.lines)
+                    continue
+                line, document = piece
+                self.skipped.at(source.name, line)
+                self.progress.advance(len(document) + 1)
+                yield decoder(document)
+
+    def chunks(self) -> Iterator[tuple[Place, list[bytes]]]:
+        """Each file's documents in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
+        from core.parallel import CHUNK_BYTES
+
+        for source in self.inputs:
+            lines: list[int] = []
+            chunk: list[bytes] = []
+            size = 0
+            for piece in read_documents(source, self.skimmer):
+                if isinstance(piece, SkimmedRun):
+                    self.progress.advance(piece.size)
+                    self._runs += piece.lines
+                    continue
+                line, document = piece
+                lines.append(line)
+                chunk.append(document)
+                size += len(document) + 1
+                if size >= CHUNK_BYTES:
+                    yield (source.name, lines, size), chunk
+                    lines, chunk, size = [], [], 0
+            if chunk:
+                yield (source.name, lines, size), chunk
+
+    def skimmed(self) -> Iterator[Skimmed]:
+        """The lines `chunks` skimmed, counted once it is done."""
+        if self._runs:
+            yield Skimmed(RAW_CLOUD, self._runs, self._runs)
 
 
 #: Where a chunk's documents came from: their file, the line each starts on, and their bytes with newlines.
 Place = tuple[str, list[int], int]
-
-
-def _chunks(inputs: Sequence[Input]) -> Iterator[tuple[Place, list[bytes]]]:
-    """Each file's documents in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
-    from core.parallel import CHUNK_BYTES
-
-    for source in inputs:
-        lines: list[int] = []
-        chunk: list[bytes] = []
-        size = 0
-        for line, document in read_documents(source):
-            lines.append(line)
-            chunk.append(document)
-            size += len(document) + 1
-            if size >= CHUNK_BYTES:
-                yield (source.name, lines, size), chunk
-                lines, chunk, size = [], [], 0
-        if chunk:
-            yield (source.name, lines, size), chunk
 
 
 def _in_order(

@@ -26,7 +26,8 @@ from core.archives.order import archive_order
 from core.archives.streams import is_gzip_file, open_archive
 from core.errors import ConfigError, SecretwatchError
 from core.remote import is_remote, list_objects
-from core.sources.documents import iter_numbered_documents
+from core.sources.documents import iter_pieces
+from core.sources.skim import Piece, Skimmer
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +64,11 @@ def open_inputs(paths: Sequence[str], stack: ExitStack) -> Iterator[Input]:
         yield source
 
 
-def read_documents(source: Input) -> Iterator[tuple[int, bytes]]:
-    """(line number where it starts, document) for each document of one input; a corrupt gzip stream is one line
-    naming the input."""
+def read_documents(source: Input, skimmer: Skimmer | None = None) -> Iterator[Piece]:
+    """(line number where it starts, document) for each document of one input, and with a `skimmer` runs of lines
+    no rule can match counted (core.sources.skim); a corrupt gzip stream is one line naming the input."""
     try:
-        yield from as_data_messages(iter_numbered_documents(source.stream), source.name)
+        yield from as_data_messages(iter_pieces(source.stream, skimmer), source.name)
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:
         raise SecretwatchError(f"cannot read {source.name}: {_reason(exc)}") from None
 

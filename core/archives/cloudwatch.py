@@ -18,8 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 import msgspec
+
+from core.sources.skim import Piece, SkimmedRun
 
 #: The object CloudWatch writes at the export prefix to check it may write there (not a log).
 EXPORT_PROBE = "aws-logs-write-test"
@@ -37,11 +40,24 @@ def log_stream(name: str) -> str | None:
     return folders[-1] if folders and folders[-1] and _OBJECT.fullmatch(file) else None
 
 
-def as_data_messages(documents: Iterable[tuple[int, bytes]], name: str) -> Iterator[tuple[int, bytes]]:
+def as_data_messages(pieces: Iterable[Piece], name: str) -> Iterator[Piece]:
     """Each (line number, document) of input `name`, a `<time> <message>` line made a DATA_MESSAGE; other
-    documents as they are (a JSON document never starts with a digit and a dash)."""
+    documents as they are (a JSON document never starts with a digit and a dash), and skimmed runs too. An export
+    starts with such a line: a file whose first document is JSON is passed on unchanged."""
     head = _head(log_stream(name))
-    for number, document in documents:
+    pieces = iter(pieces)
+    first = next(pieces, None)
+    if first is None:
+        return
+    if isinstance(first, SkimmedRun) or not first[1][:1].isdigit():
+        yield first
+        yield from pieces  # the first document is JSON: the file is no export, so it is passed on as read
+        return
+    for piece in chain((first,), pieces):
+        if isinstance(piece, SkimmedRun):
+            yield piece
+            continue
+        number, document = piece
         found = _LINE.match(document) if document[:1].isdigit() else None
         yield number, document if found is None else _data_message(head, found[1], document[found.end() :])
 

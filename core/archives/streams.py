@@ -32,7 +32,11 @@ def is_gzip_file(path: str) -> bool:
 
 def _decoded(stream: BinaryIO, *, gzip_name: bool) -> BinaryIO:
     head = _read_exactly(stream, len(GZIP_MAGIC))
-    whole = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
+    if getattr(stream, "seekable", bool)():  # a local file: read on from its start, no copy through _Prefixed
+        stream.seek(0)
+        whole = stream
+    else:
+        whole = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
     if gzip_name or head == GZIP_MAGIC:
         return cast(BinaryIO, _Gunzipped(whole))
     return whole
@@ -100,12 +104,10 @@ class _Lazy(io.RawIOBase):
             if self._opener is None:
                 return 0
             self._stream, self._opener = self._opener(), None
-        data = self._stream.read(len(buffer))
-        if not data:
+        size = _read_into(self._stream, buffer)
+        if not size:
             self._release()
-            return 0
-        buffer[: len(data)] = data
-        return len(data)
+        return size
 
     def close(self) -> None:
         self._opener = None
@@ -116,3 +118,13 @@ class _Lazy(io.RawIOBase):
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+
+
+def _read_into(stream: BinaryIO, buffer: bytearray | memoryview) -> int:
+    """Fill `buffer` from `stream`: straight into it when the stream can (files, gzip), else through a copy (the
+    download streams of core.remote read only)."""
+    if (read_into := getattr(stream, "readinto", None)) is not None:
+        return int(read_into(buffer) or 0)
+    data = stream.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)

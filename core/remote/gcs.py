@@ -34,7 +34,7 @@ def list_objects(uri: str) -> list[RemoteObject]:
 
 def _client(bucket: str) -> Any:
     try:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
     except ImportError:
         raise ConfigError(_MISSING_SDK) from None
     try:

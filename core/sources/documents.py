@@ -23,6 +23,7 @@ from typing import BinaryIO
 import msgspec
 
 from core.sources.limits import MAX_DOCUMENT_BYTES
+from core.sources.skim import Piece, SkimmedRun, Skimmer
 
 _BOM = b"\xef\xbb\xbf"
 _OPENERS = (b"{", b"[")
@@ -37,12 +38,23 @@ def iter_documents(stream: BinaryIO) -> Iterator[bytes]:
 
 def iter_numbered_documents(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, counted from 1, where it starts; document) for each document of `stream`."""
+    for piece in iter_pieces(stream, None):
+        assert not isinstance(piece, SkimmedRun)  # only a skimmer makes them
+        yield piece
+
+
+def iter_pieces(stream: BinaryIO, skimmer: Skimmer | None) -> Iterator[Piece]:
+    """What iter_numbered_documents yields, but with a `skimmer` the JSON Lines after the first come skimmed:
+    runs of raw audit Events no rule can match come counted as SkimmedRuns (core.sources.skim)."""
     first, number = _first_line(stream)
     if first is None:
         return
     if _is_json(first):
         yield number, first.strip()
-        yield from _block_lines(stream, start=number + 1)
+        if skimmer is None or not skimmer.applies_to(first):
+            yield from _block_lines(stream, start=number + 1)
+        else:
+            yield from _skimmed_lines(stream, skimmer, start=number + 1)
         return
     if first.strip() in _OPENERS:
         yield number, _whole(first, stream)
@@ -101,6 +113,33 @@ def _block_lines(stream: BinaryIO, *, start: int) -> Iterator[tuple[int, bytes]]
             if document := line[:limit].strip():  # the whole line (the same object) when it is short enough
                 yield number, document
             number += 1
+        parts, size = [tail], len(tail)
+    if parts and (document := b"".join(parts)[:limit].strip()):
+        yield number, document
+
+
+def _skimmed_lines(stream: BinaryIO, skimmer: Skimmer, *, start: int) -> Iterator[Piece]:
+    """What _block_lines yields, with the whole lines of each block after its first newline skimmed."""
+    read = getattr(stream, "read1", stream.read)
+    limit = MAX_DOCUMENT_BYTES + 1
+    number = start
+    parts: list[bytes] = []  # the line being read, as in _block_lines
+    size = 0
+    while block := read(_CHUNK):
+        first = block.find(b"\n")
+        if first < 0:
+            if size <= limit:
+                parts.append(block)
+                size += len(block)
+            continue
+        parts.append(block[:first])
+        if document := b"".join(parts)[:limit].strip():
+            yield number, document
+        number += 1
+        last = block.rfind(b"\n")
+        if last > first:
+            number = yield from skimmer.pieces(block, first + 1, last + 1, number)
+        tail = block[last + 1 :]
         parts, size = [tail], len(tail)
     if parts and (document := b"".join(parts)[:limit].strip()):
         yield number, document
