@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, hostile, machine, memory, pack_cost, speed, state_cost
+from bench import cold_start, cost, hostile, jobs, machine, memory, pack_cost, raw_cli, speed, state_cost
 from bench.report import Row, cold_start_table, memory_line, speed_table, state_table
 from bench.traffic import CLOUDS, SCENARIOS, wire_documents
 from core.rules.loader import load_rules
@@ -64,10 +65,24 @@ def main() -> None:
     print("\n" + hostile.table(runs))
     results["hostile_memory"] = hostile.as_json(runs)
 
+    print("\nRaw audit JSON Lines through the real CLI:", flush=True)
+    raw = raw_cli.measure(rounds=options.rounds)
+    rss = raw_cli.measure_rss()
+    print("\n" + raw_cli.table(raw, rss))
+    results["raw_cli"] = {"rows": [asdict(row) for row in raw], "peak_rss_mb": dict(rss)}
+
+    if hasattr(os, "sched_setaffinity"):  # --jobs needs every core: unpin
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    runs, megabytes = jobs.measure()
+    print("\n" + jobs.table(runs, events=200_000, megabytes=megabytes))
+    results["jobs"] = {"megabytes": megabytes, "runs": [asdict(run) for run in runs]}
+
     results["machine"]["load_average_after"] = machine.describe()["load_average"]
     results["seconds"] = round(time.perf_counter() - started, 1)
     options.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nWrote {options.output} in {results['seconds']:.0f} s.")
+    print("\nWhat it costs (from the figures just written):", flush=True)
+    cost.main([])  # reads bench/results.json
 
 
 def _options() -> argparse.Namespace:

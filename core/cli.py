@@ -189,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"secretwatch: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("secretwatch: interrupted; the input was not read to its end", file=sys.stderr)
         return 130
     except BrokenPipeError:
         sys.stderr.close()

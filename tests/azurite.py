@@ -109,16 +109,22 @@ def azurite() -> Azurite:
 
 
 def _start(binary: str, tls: tuple[Path, Path] | None = None) -> tuple[Azurite, subprocess.Popen[bytes]]:
-    port = _free_port()
     oauth = ("--oauth", "basic", "--cert", str(tls[0]), "--key", str(tls[1])) if tls else ()
+    port, process = launch(binary, "table", *oauth)
+    return Azurite(port, "https" if tls else "http"), process
+
+
+def launch(binary: str, service: str, *options: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start one Azurite service ("table", "blob") in memory on a free port; return once it listens."""
+    port = _free_port()
     # stderr goes to a file, not a pipe that nobody reads while the server runs
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             [
                 binary,
-                *("--tableHost", "127.0.0.1", "--tablePort", str(port)),
+                *(f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)),
                 *("--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry"),
-                *oauth,
+                *options,
             ],
             cwd=tempfile.gettempdir(),  # Azurite may leave debug files in its working directory
             stdout=subprocess.DEVNULL,
@@ -130,7 +136,7 @@ def _start(binary: str, tls: tuple[Path, Path] | None = None) -> tuple[Azurite, 
         except BaseException:
             _stop(process)
             raise
-    return Azurite(port, "https" if tls else "http"), process
+    return port, process
 
 
 def _wait_until_listening(process: subprocess.Popen[bytes], port: int, errors: IO[bytes]) -> None:

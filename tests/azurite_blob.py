@@ -10,13 +10,11 @@ import atexit
 import functools
 import os
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 
 import pytest
 
-from tests.azurite import ACCOUNT, ACCOUNT_KEY, REPO, _free_port, _stop, _wait_until_listening
+from tests.azurite import ACCOUNT, ACCOUNT_KEY, REPO, _stop, launch
 
 LOCAL_BINARY = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 
@@ -44,23 +42,6 @@ def shared_azurite_blob() -> AzuriteBlob:
 
 @functools.cache
 def _started(binary: str) -> AzuriteBlob:
-    port = _free_port()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            [
-                binary,
-                *("--blobHost", "127.0.0.1", "--blobPort", str(port)),
-                *("--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableTelemetry"),
-            ],
-            cwd=tempfile.gettempdir(),  # Azurite may leave debug files in its working directory
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,  # its own process group, so stopping it stops node's children too
-        )
-        try:
-            _wait_until_listening(process, port, errors)
-        except BaseException:
-            _stop(process)
-            raise
+    port, process = launch(binary, "blob")
     atexit.register(_stop, process)
     return AzuriteBlob(port)

@@ -273,7 +273,8 @@ def test_function_is_configured_by_environment_only(template: dict[str, Any]) ->
     assert variables["SECRETWATCH_LEARNING_PERIOD"] == {"Ref": "LearningPeriod"}
     assert template["Parameters"]["LearningPeriod"]["Default"] == "7d"
     assert variables["SECRETWATCH_TUNING"] == {"Fn::If": ["HasTuning", {"Ref": "Tuning"}, {"Ref": "AWS::NoValue"}]}
-    assert variables["POWERTOOLS_SERVICE_NAME"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "secretwatch"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}  # the no-data alarm watches its own
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "secretwatch"
 
 
 def test_tuning_parameter_sets_secretwatch_tuning_only_when_a_file_is_named(template: dict[str, Any]) -> None:

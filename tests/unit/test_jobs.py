@@ -198,6 +198,7 @@ def test_ctrl_c_ends_the_run_and_its_workers_without_a_traceback(traffic_lines: 
     _, err = process.communicate(timeout=30)
 
     assert process.returncode == 130
+    assert err.decode().strip().splitlines()[-1] == "secretwatch: interrupted; the input was not read to its end"
     assert b"Traceback" not in err
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
