@@ -86,7 +86,9 @@ def logs_explorer(project: str, cluster: str, user: str, start: datetime, end: d
         (
             'resource.type="k8s_cluster"',
             f"resource.labels.cluster_name={_quoted(cluster)}",
-            f"protoPayload.authenticationInfo.principalEmail={_quoted(user)}",
+            # the user is the entry's principalEmail, or its principalSubject under workforce identity federation
+            f"(protoPayload.authenticationInfo.principalEmail={_quoted(user)} OR "
+            f"protoPayload.authenticationInfo.principalSubject={_quoted(user)})",
         )
     )
     time_range = f"{_iso(start)}/{_iso(end)}"

@@ -57,7 +57,8 @@ def test_a_gke_alert_links_a_logs_explorer_query_in_the_entrys_project() -> None
     assert unquote(matrix["query"]).splitlines() == [
         'resource.type="k8s_cluster"',
         'resource.labels.cluster_name="prod-payments"',
-        'protoPayload.authenticationInfo.principalEmail="mallory@example.com"',
+        '(protoPayload.authenticationInfo.principalEmail="mallory@example.com" OR '
+        'protoPayload.authenticationInfo.principalSubject="mallory@example.com")',
     ]
     assert unquote(matrix["timeRange"]) == f"{START}/{END}"
 
