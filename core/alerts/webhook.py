@@ -40,6 +40,10 @@ ATTEMPTS = 4
 RETRY_AFTER_LIMIT = 30.0
 BACKOFF = 0.5
 TIMEOUT = 10.0
+#: Seconds one batch may spend posting and waiting to retry; past it, what is left is a DeliveryError, retried by
+#: the platform with the rest of the batch, so a slow or failing receiver cannot hold an invocation to its timeout
+#: (Lambda's is 60 s in the stacks).
+BATCH_BUDGET = 40.0
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A DNS name, an IPv4 address, or an IPv6 address (urlsplit gives it without brackets).
@@ -69,11 +73,13 @@ class WebhookSink:
         fmt: str = "json",
         key: bytes | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.fmt = fmt
         self._key = key
         self._sleep = _wait if sleep is None else sleep
+        self._clock = clock
         host = urllib.parse.urlsplit(url).hostname or ""
         self.label = f"webhook:{host}"
         handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
@@ -97,11 +103,14 @@ class WebhookSink:
         return cls(uri._replace(query="", fragment="").geturl(), fmt=fmt, key=key)
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        """One POST per alert; on failure the DeliveryError names the alerts already posted."""
+        """One POST per alert, within BATCH_BUDGET; on failure the DeliveryError names the alerts already posted."""
         posted: set[str] = set()
+        deadline = self._clock() + BATCH_BUDGET
         for alert in alerts:
             try:
-                self._post(self._body(alert))
+                if self._clock() >= deadline:
+                    raise DeliveryError(self.label, f"the batch's {BATCH_BUDGET:.0f} s were spent; retried later")
+                self._post(self._body(alert), deadline)
             except DeliveryError as exc:
                 raise DeliveryError(self.label, exc.reason, delivered=frozenset(posted)) from exc
             posted.add(alert.alert_id)
@@ -112,7 +121,7 @@ class WebhookSink:
     def _body(self, alert: Alert) -> bytes:
         return render.safe_json(slack_message(alert)) if self.fmt == "slack" else encode(alert, self.fmt)
 
-    def _post(self, body: bytes) -> None:
+    def _post(self, body: bytes, deadline: float) -> None:
         headers = {"Content-Type": "application/json", "User-Agent": "secretwatch"}
         if self._key is not None:
             headers[SIGNATURE_HEADER] = signature(self._key, body)
@@ -133,7 +142,10 @@ class WebhookSink:
                 failure, wait = f"{type(reason).__name__}: {render.clean_text(reason, limit=200)}", None
             if attempt == ATTEMPTS:
                 raise DeliveryError(self.label, f"still failing after {ATTEMPTS} attempts ({failure}); retried later")
-            self._sleep(wait if wait is not None else BACKOFF * 2 ** (attempt - 1))
+            pause = wait if wait is not None else BACKOFF * 2 ** (attempt - 1)
+            if self._clock() + pause >= deadline:
+                raise DeliveryError(self.label, f"still failing ({failure}) as the batch's time ran out; retried later")
+            self._sleep(pause)
 
 
 def signature(key: bytes, body: bytes) -> str:

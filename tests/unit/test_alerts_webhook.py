@@ -259,3 +259,50 @@ def test_format_slack_shows_console_links_as_link_buttons(receiver: Receiver) ->
     assert message["blocks"][2]["elements"] == [
         {"type": "button", "text": {"type": "plain_text", "text": "Cloud Logging", "emoji": False}, "url": url}
     ]
+
+
+class Clock:
+    """A monotonic clock that each wait moves on (and a test's slow POSTs)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_slow_receiver_cannot_hold_a_batch_past_its_budget(receiver: Receiver) -> None:
+    clock = Clock()
+    receiver.answers = [answer(200)] * 5
+    alerts = [make_alert(alert_id=f"sw-{n}") for n in range(5)]
+    sink = WebhookSink(receiver.url, sleep=clock.sleep, clock=clock)
+    original = sink._post
+
+    def slow_post(body: bytes, deadline: float) -> None:
+        original(body, deadline)
+        clock.now += 15.0  # each POST takes 15 s
+
+    sink._post = slow_post  # type: ignore[method-assign]
+    with pytest.raises(DeliveryError) as raised:
+        sink.send(alerts)
+
+    assert raised.value.delivered == frozenset({"sw-0", "sw-1", "sw-2"})  # 45 s: the 40 s budget is spent
+    assert "the batch's 40 s were spent; retried later" in str(raised.value)
+    assert len(receiver.requests) == 3
+
+
+def test_retries_stop_when_their_wait_would_pass_the_budget(receiver: Receiver) -> None:
+    clock = Clock()
+    receiver.answers = [answer(429, retry_after="30")] * ATTEMPTS
+    sink = WebhookSink(receiver.url, sleep=clock.sleep, clock=clock)
+
+    with pytest.raises(DeliveryError) as raised:
+        sink.send([make_alert()])
+
+    assert str(raised.value) == (
+        "sink webhook:127.0.0.1: still failing (HTTP 429) as the batch's time ran out; retried later"
+    )
+    assert len(receiver.requests) == 2  # waited 30 s once; another 30 would pass 40
