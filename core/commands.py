@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
-from core.sources.skim import RAW_CLOUD, SkimmedRun, Skimmer
+from core.sources.skim import SkimmedRun, Skimmer
 from core.state.base import Store
 from core.state.registry import open_store
 from core.terminal import Progress, table_width
@@ -140,8 +141,9 @@ class _Reader:
     skimmer: Skimmer | None
     progress: Progress
     skipped: SkippedRecords
-    #: lines skimmed while chunking for the workers, handed to the pipeline after the rest (order does not matter)
-    _runs: int = 0
+    #: lines skimmed per cloud while chunking for the workers, handed to the pipeline after the rest (order does
+    #: not matter for them)
+    _runs: Counter[str] = field(default_factory=Counter)
 
     def decoded(self, decoder: Decoder) -> Iterator[Iterable[Item] | Skimmed]:
         """Each document's items, decoded here, and the skimmed runs counted."""
@@ -149,7 +151,7 @@ class _Reader:
             for piece in read_documents(source, self.skimmer):
                 if isinstance(piece, SkimmedRun):
                     self.progress.advance(piece.size)
-                    yield Skimmed(RAW_CLOUD, piece.lines, piece.lines)
+                    yield Skimmed(piece.cloud, piece.lines, piece.lines)
                     continue
                 line, document = piece
                 self.skipped.at(source.name, line)
@@ -167,7 +169,7 @@ class _Reader:
             for piece in read_documents(source, self.skimmer):
                 if isinstance(piece, SkimmedRun):
                     self.progress.advance(piece.size)
-                    self._runs += piece.lines
+                    self._runs[piece.cloud] += piece.lines
                     continue
                 line, document = piece
                 lines.append(line)
@@ -181,8 +183,8 @@ class _Reader:
 
     def skimmed(self) -> Iterator[Skimmed]:
         """The lines `chunks` skimmed, counted once it is done."""
-        if self._runs:
-            yield Skimmed(RAW_CLOUD, self._runs, self._runs)
+        for cloud, lines in self._runs.items():
+            yield Skimmed(cloud, lines, lines)
 
 
 #: Where a chunk's documents came from: their file, the line each starts on, and their bytes with newlines.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from core.archives.cloudwatch import EXPORT_PROBE, as_data_messages
+from core.archives.cloudwatch import EXPORT_PROBE, as_data_messages, is_audit_export
 from core.archives.order import archive_order
 from core.archives.streams import is_gzip_file, open_archive
 from core.errors import ConfigError, SecretwatchError
@@ -67,6 +67,8 @@ def open_inputs(paths: Sequence[str], stack: ExitStack) -> Iterator[Input]:
 def read_documents(source: Input, skimmer: Skimmer | None = None) -> Iterator[Piece]:
     """(line number where it starts, document) for each document of one input, and with a `skimmer` runs of lines
     no rule can match counted (core.sources.skim); a corrupt gzip stream is one line naming the input."""
+    if skimmer is not None and is_audit_export(source.name):
+        skimmer = skimmer.for_export()
     try:
         yield from as_data_messages(iter_pieces(source.stream, skimmer), source.name)
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:

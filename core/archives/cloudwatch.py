@@ -22,6 +22,7 @@ from itertools import chain
 
 import msgspec
 
+from core.sources.eks import AUDIT_STREAM
 from core.sources.skim import Piece, SkimmedRun
 
 #: The object CloudWatch writes at the export prefix to check it may write there (not a log).
@@ -38,6 +39,12 @@ def log_stream(name: str) -> str | None:
     """The log stream an export object holds, from its path `.../<log stream>/000000.gz`; None for other names."""
     *folders, file = re.split(r"[/\\]", name)
     return folders[-1] if folders and folders[-1] and _OBJECT.fullmatch(file) else None
+
+
+def is_audit_export(name: str) -> bool:
+    """Whether input `name` is an export object of an EKS audit stream (`.../kube-apiserver-audit-.../000000.gz`)."""
+    stream = log_stream(name)
+    return stream is not None and stream.startswith(AUDIT_STREAM)
 
 
 def as_data_messages(pieces: Iterable[Piece], name: str) -> Iterator[Piece]:

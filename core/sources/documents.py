@@ -45,11 +45,12 @@ def iter_numbered_documents(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 def iter_pieces(stream: BinaryIO, skimmer: Skimmer | None) -> Iterator[Piece]:
     """What iter_numbered_documents yields, but with a `skimmer` the JSON Lines after the first come skimmed:
-    runs of raw audit Events no rule can match come counted as SkimmedRuns (core.sources.skim)."""
+    runs of raw audit Events no rule can match come counted as SkimmedRuns (core.sources.skim). An export
+    skimmer reads a CloudWatch Logs export's `<time> <message>` lines as JSON Lines too."""
     first, number = _first_line(stream)
     if first is None:
         return
-    if _is_json(first):
+    if _is_json(first) or (skimmer is not None and skimmer.export and skimmer.applies_to(first)):
         yield number, first.strip()
         if skimmer is None or not skimmer.applies_to(first):
             yield from _block_lines(stream, start=number + 1)

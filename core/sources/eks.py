@@ -23,7 +23,7 @@ MAX_INFLATED_BYTES = MAX_DOCUMENT_BYTES
 #: gzip or zlib, detected from the header (CloudWatch sends gzip; Powertools' own fixture is zlib).
 _GZIP_OR_ZLIB = zlib.MAX_WBITS | 32
 _LOG_GROUP = re.compile(r"/aws/eks/([^/]+)/cluster")
-_AUDIT_STREAM = "kube-apiserver-audit"
+AUDIT_STREAM = "kube-apiserver-audit"
 #: Other control-plane streams in the same log group. `kube-apiserver-` also prefixes the audit stream,
 #: so the audit prefix is checked first.
 _OTHER_STREAMS = (
@@ -122,7 +122,7 @@ def _log_events(document: dict[str, Any], log_events: list[Any], origin: Origin)
 
 def _is_other_stream(stream: object) -> bool:
     """Known non-audit control-plane streams; unknown names are parsed defensively instead."""
-    if not isinstance(stream, str) or stream.startswith(_AUDIT_STREAM):
+    if not isinstance(stream, str) or stream.startswith(AUDIT_STREAM):
         return False
     return stream.startswith(_OTHER_STREAMS)
 

@@ -11,6 +11,11 @@ of L lines qualifies when its first line starts so, its last ends with `}`, and 
 occurs L - 1 times. Otherwise its lines go through one at a time as documents, as without skimming. A file whose
 first line carries Panther's `p_log_type` (its records name their cloud) is not skimmed.
 
+A CloudWatch Logs export of an EKS audit stream (core.archives.cloudwatch) is skimmed the same way: each line is
+`<time> <message>`, the message an Event as above, and a run qualifies when EXPORTED_EVENT (the time's `Z`, a
+space, RAW_EVENT_START, which no JSON text holds) and `}`, newline each occur once a line; its events count as
+`aws`, as the export's lines do when decoded.
+
 Like the pre-filter on EKS messages and AKS logs, a skimmed line is not parsed, so a broken line that looks like
 an Event in that way is counted as a prefiltered event rather than as invalid JSON; a line that can match a rule
 is never skimmed. Skimming applies where a raw Event is decoded as one (`--format auto` or `k8s`).
@@ -18,8 +23,9 @@ is never skimmed. Skimming applies where a raw Event is decoded as one (`--forma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 
 from core.prefilter import Prefilter
@@ -31,6 +37,12 @@ RAW_EVENT_START = b'{"kind":"Event","apiVersion":"audit.k8s.io/v1",'
 #: One line's end and the next one's start, both as the API server writes them.
 _BETWEEN_EVENTS = b"}\n" + RAW_EVENT_START
 _CLOSING = ord("}")
+_LINE_END = b"}\n"
+#: How an export writes an Event after its time; the export's own lines, `<time> <message>`.
+EXPORTED_EVENT = b"Z " + RAW_EVENT_START
+_EXPORT_LINE = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z ")
+#: The cloud an exported EKS event counts under.
+EXPORT_CLOUD = "aws"
 #: In a file's first line, what makes it a Panther export (whose records name their cloud): not skimmed.
 PANTHER_MARK = b"p_log_type"
 
@@ -41,6 +53,7 @@ class SkimmedRun:
 
     lines: int
     size: int
+    cloud: str = RAW_CLOUD
 
 
 Piece = tuple[int, bytes] | SkimmedRun
@@ -54,6 +67,8 @@ class Skimmer:
     needles: tuple[bytes, ...]
     #: The whole pre-filter's test (core.prefilter), for the lines holding a needle.
     admits: Callable[[bytes], bool]
+    #: Lines are a CloudWatch Logs export's, `<time> <message>`, rather than raw Events.
+    export: bool = False
 
     @classmethod
     def for_prefilter(cls, prefilter: Prefilter | None, fmt: str) -> Skimmer | None:
@@ -67,9 +82,14 @@ class Skimmer:
             return None
         return cls(tuple(dict.fromkeys(needle for clauses in search.rest for needle in clauses[0])), search.admits)
 
+    def for_export(self) -> Skimmer:
+        """This skimmer for the lines of a CloudWatch Logs export of an audit stream."""
+        return replace(self, export=True)
+
     def applies_to(self, first_line: bytes) -> bool:
-        """Whether a file starting with `first_line` may be skimmed (not a Panther export)."""
-        return PANTHER_MARK not in first_line
+        """Whether a file starting with `first_line` may be skimmed: not a Panther export, and an export's line when
+        this skims exports."""
+        return PANTHER_MARK not in first_line and (not self.export or _EXPORT_LINE.match(first_line) is not None)
 
     def pieces(self, block: bytes, start: int, end: int, number: int) -> Generator[Piece, None, int]:
         """The pieces of block[start:end], whole lines numbered from `number` (block[start - 1] is a newline and
@@ -77,13 +97,14 @@ class Skimmer:
         (runs, and lines holding a needle that the whole pre-filter still skips) come as one SkimmedRun."""
         skimmed = 0  # lines skimmed since `since`, not yet yielded
         since = run_start = start
+        events, cloud = (_exported_events, EXPORT_CLOUD) if self.export else (_raw_events, RAW_CLOUD)
         for line_start, line_end in chain(self._hits(block, start, end), ((end, end),)):  # then the last run
             lines = block.count(b"\n", run_start, line_start)
-            if lines and _raw_events(block, run_start, line_start, lines):
+            if lines and events(block, run_start, line_start, lines):
                 skimmed += lines
             elif lines:
                 if skimmed:
-                    yield SkimmedRun(skimmed, run_start - since)
+                    yield SkimmedRun(skimmed, run_start - since, cloud)
                     skimmed = 0
                 yield from _line_by_line(block, run_start, line_start, number)
                 since = line_start
@@ -91,11 +112,11 @@ class Skimmer:
             if line_start == end:
                 break
             line = block[line_start:line_end]
-            if line.startswith(RAW_EVENT_START) and line.endswith(b"}") and not self.admits(line):
+            if self._skips(line):
                 skimmed += 1
             else:
                 if skimmed:
-                    yield SkimmedRun(skimmed, line_start - since)
+                    yield SkimmedRun(skimmed, line_start - since, cloud)
                     skimmed = 0
                 if line := line.strip():
                     yield number, line
@@ -103,8 +124,17 @@ class Skimmer:
             number += 1
             run_start = line_end + 1
         if skimmed:
-            yield SkimmedRun(skimmed, end - since)
+            yield SkimmedRun(skimmed, end - since, cloud)
         return number
+
+    def _skips(self, line: bytes) -> bool:
+        """Whether a line holding a needle is an Event (an exported one, for exports) no rule can match."""
+        if self.export:
+            found = _EXPORT_LINE.match(line)
+            if found is None:
+                return False
+            line = line[found.end() :]
+        return line.startswith(RAW_EVENT_START) and line.endswith(b"}") and not self.admits(line)
 
     def _hits(self, block: bytes, start: int, end: int) -> Generator[tuple[int, int], None, None]:
         """(start, end) of each line holding a needle, in order; `end` is its newline."""
@@ -129,6 +159,15 @@ def _raw_events(block: bytes, start: int, end: int, lines: int) -> bool:
         block.startswith(RAW_EVENT_START, start)
         and block[end - 2] == _CLOSING
         and block.count(_BETWEEN_EVENTS, start, end) == lines - 1
+    )
+
+
+def _exported_events(block: bytes, start: int, end: int, lines: int) -> bool:
+    """Whether the `lines` whole lines of block[start:end] are each `<time> <Event>` as an export writes them."""
+    return (
+        block[start : start + 1].isdigit()
+        and block.count(EXPORTED_EVENT, start, end) == lines
+        and block.count(_LINE_END, start, end) == lines
     )
 
 

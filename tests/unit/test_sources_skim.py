@@ -17,8 +17,13 @@ from hypothesis import strategies as st
 
 from core import commands
 from core.cli import main
+from core.inputs import Input, read_documents
+from core.prefilter import Prefilter
+from core.rules.loader import load_pack
 from core.sources import documents
 from core.sources.skim import RAW_EVENT_START, SkimmedRun, Skimmer
+
+SKIMMER = Skimmer.for_prefilter(Prefilter.for_rules([rule for rule in load_pack([]) if rule.enabled]), "auto")
 
 BASE = {
     "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "stage": "ResponseComplete",
@@ -99,6 +104,47 @@ def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
     assert skimmed == plain
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=80))
+def test_a_cloudwatch_export_of_an_audit_stream_is_found_and_counted_the_same_with_and_without_skimming(
+    kinds: list[str], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+    small_blocks: None,
+) -> None:
+    """Each line `<time> <message>` as CreateExportTask writes it, in the audit stream's folder."""
+    stream = tmp_path_factory.mktemp("export") / "0f1e2d3c-task" / "kube-apiserver-audit-5f4e3d2c1b0a"
+    stream.mkdir(parents=True)
+    path = stream / "000000"
+    path.write_bytes(b"".join(
+        (b"" if kind == "blank" else f"2026-11-20T09:{n // 60 % 60:02d}:{n % 60:02d}.000Z ".encode()) + KINDS[kind](n)
+        + b"\n" for n, kind in enumerate(kinds)
+    ))  # fmt: skip
+
+    skimmed = scan(path, capsys)
+    with pytest.MonkeyPatch.context() as patch:
+        without_skimming(patch)
+        plain = scan(path, capsys)
+
+    assert skimmed == plain
+
+
+def test_an_exported_audit_stream_counts_its_skimmed_events_as_aws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream = tmp_path / "task" / "kube-apiserver-audit-5f4e3d2c1b0a"
+    stream.mkdir(parents=True)
+    lines = [b"2026-11-20T09:00:%02d.000Z " % n + KINDS["pod watch"](n) for n in range(30)]
+    (stream / "000000").write_bytes(b"\n".join(lines) + b"\n")
+
+    _, _, err = scan(stream / "000000", capsys)
+    with (stream / "000000").open("rb", buffering=1 << 20) as file:
+        pieces = list(read_documents(Input(str(stream / "000000"), file, 0), SKIMMER))
+
+    assert "30 events (aws 30)" in err
+    assert "prefiltered: 30 of the events" in err
+    # the file's first line, and the first of each block read, are read alone: the rest are skimmed
+    assert pieces[2:] == [SkimmedRun(28, sum(map(len, lines[2:])) + 28, "aws")]
+
+
 def test_most_lines_of_realistic_traffic_are_skimmed_and_the_rest_decoded(small_blocks: None) -> None:
     lines = [KINDS["pod watch"](n) for n in range(40)] + [KINDS["secret get, new client"](40)]
     lines += [KINDS["secret watch"](n) for n in range(41, 60)] + [KINDS["configmap get"](60)]
@@ -143,9 +189,6 @@ def test_a_panther_export_is_not_skimmed(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_a_forced_cloud_format_is_not_skimmed() -> None:
-    from core.prefilter import Prefilter
-    from core.rules.loader import load_pack
-
     prefilter = Prefilter.for_rules([rule for rule in load_pack([], builtin=True) if rule.enabled])
 
     assert Skimmer.for_prefilter(prefilter, "auto") is not None
