@@ -14,9 +14,7 @@ def parse_duration(text: object) -> timedelta:
     compact = text.replace(" ", "") if isinstance(text, str) else ""
     parts = _PART.findall(compact)
     if not compact or "".join(number + unit for number, unit in parts) != compact:
-        raise ValueError(
-            f"bad duration {text!r}: use numbers with units ms, s, m, h, d, w (e.g. 15m, 7d, 14m59s)"
-        )
+        raise ValueError(f"bad duration {text!r}: use numbers with units ms, s, m, h, d, w (e.g. 15m, 7d, 14m59s)")
     return sum((timedelta(**{_UNITS[unit]: float(number)}) for number, unit in parts), timedelta())
 
 
@@ -60,7 +58,9 @@ def from_epoch_ms(value: object) -> datetime | None:
 def isoformat(value: datetime) -> str:
     """UTC with microseconds and a `Z`, the form every alert and state record uses (four-digit years, as
     parse_time reads them back; strftime writes year 1 as `1`)."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not UTC:  # naive (local time), another zone or another object for UTC
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drops the "+00:00" isoformat writes for UTC
 
 
 def utcnow() -> datetime:

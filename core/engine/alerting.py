@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import string
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,9 +27,26 @@ def dedup_key(values: Sequence[object]) -> str:
 
 def render_title(rule: Rule, event: AuditEvent, count: int) -> str:
     """The rule's template (plain `{field}` placeholders only, checked at load) filled in, at most TITLE_LIMIT."""
-    values: dict[str, object] = {name: _show(event.get(name)) for name in FIELDS}
-    values["count"] = count
+    names = _placeholders(rule.alert_title)
+    values: dict[str, object] = {
+        name: count if name == "count" else _show(getattr(event, name))
+        for name in (_TITLE_NAMES if names is None else names)
+    }
     return truncate(rule.alert_title.format_map(values), TITLE_LIMIT)
+
+
+_TITLE_NAMES = (*FIELDS, "count")
+
+
+@functools.lru_cache(maxsize=1024)
+def _placeholders(template: str) -> tuple[str, ...] | None:
+    """The names a template's placeholders use, so only those are read and shown; None when one is not a
+    plain known name (a template built without the loader's check): then every name is offered, as before."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return None
+    return tuple(names) if names <= set(_TITLE_NAMES) else None
 
 
 def build_alert(

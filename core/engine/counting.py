@@ -11,6 +11,7 @@ alert once per window when the count is reached:
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +47,26 @@ class Raised:
     too_late: int = 0
     #: events without the distinct value (a cardinality rule's field is missing)
     without_value: int = 0
+
+
+class Parsed:
+    """Windows already read from, or written as, a record, found by the record itself (its identity): a group's
+    next batch starts from them instead of parsing every window's times again. Records are never changed in
+    place, so one found is the one parsed; `take` hands it over, so it is never shared by two applies.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._by_record: OrderedDict[int, tuple[Mapping[str, Any], Windows]] = OrderedDict()
+
+    def take(self, record: Mapping[str, Any] | None) -> Windows | None:
+        entry = self._by_record.pop(id(record), None) if record is not None else None
+        return entry[1] if entry is not None and entry[0] is record else None
+
+    def keep(self, record: Mapping[str, Any], windows: Windows) -> None:
+        self._by_record[id(record)] = (record, windows)  # holding the record keeps its id from being reused
+        while len(self._by_record) > self._size:
+            self._by_record.popitem(last=False)
 
 
 def counting_of(rule: Rule) -> Counting | None:
@@ -84,9 +105,12 @@ def apply(
     *,
     now: datetime,
     lateness: timedelta,
+    parsed: Parsed | None = None,
 ) -> Outcome[Raised]:
     """Place a group's events (of one batch, in time order) in its windows: the new record and what it raised."""
-    windows = Windows.from_record(value, length=spec.window, lateness=lateness)
+    windows = parsed.take(value) if parsed is not None else None
+    if windows is None:
+        windows = Windows.from_record(value, length=spec.window, lateness=lateness)
     raised, dirty = Raised(), False
     for event in events:
         counted = _distinct(spec, event)
@@ -99,10 +123,15 @@ def apply(
         elif window is not None and placed in (Placed.COMPLETED, Placed.TRIGGER_AGAIN):
             raised.alerts.append(_alert(rule, spec, event, window))
         dirty = dirty or placed in (Placed.COUNTED, Placed.COMPLETED)
-    if not dirty:
+    if not dirty:  # nothing changed: the windows still read as `value`
+        if parsed is not None and value is not None:
+            parsed.keep(value, windows)
         return Outcome(None, None, raised)
     windows.prune()
-    return Outcome(windows.to_record(), max(windows.horizon_end(), later(now, lateness)), raised)
+    record = windows.to_record()
+    if parsed is not None:
+        parsed.keep(record, windows)
+    return Outcome(record, max(windows.horizon_end(), later(now, lateness)), raised)
 
 
 def _distinct(spec: Counting, event: AuditEvent) -> str | None:
@@ -125,4 +154,3 @@ def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Ale
         last_seen=window.last,
         audit_ids=window.ids,
     )
-

@@ -67,6 +67,7 @@ class Engine:
         self._cache: OrderedDict[str, Item] = OrderedDict()
         self._cache_size = cache_size
         self._learning_start: dict[str, datetime] = {}
+        self._windows = counting.Parsed(cache_size)
 
     def evaluate(self, events: Sequence[AuditEvent]) -> Evaluation:
         result = Evaluation()
@@ -109,7 +110,11 @@ class Engine:
         for event in matched:
             groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
         return self._commit_groups(
-            rule, groups, lambda group: partial(counting.apply, rule, spec, group, now=now, lateness=self.lateness),
+            rule,
+            groups,
+            lambda group: partial(
+                counting.apply, rule, spec, group, now=now, lateness=self.lateness, parsed=self._windows
+            ),
             now,
             result,
         )
@@ -155,9 +160,7 @@ class Engine:
                 result.without_term[rule.id] += raised.without_value
         return alerts
 
-    def _new_terms(
-        self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation
-    ) -> list[Alert]:
+    def _new_terms(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
         assert rule.new_terms is not None
         terms: dict[tuple[str, ...], list[AuditEvent]] = defaultdict(list)
         term_of = new_terms.term_reader(rule.new_terms)
@@ -169,22 +172,18 @@ class Engine:
                 terms[term].append(event)
         if not terms:
             return []
-        learning_until = self._primed(rule, matched[0].timestamp) if self.prime else self._learning_until(
-            rule, matched[0].timestamp
+        learning_until = (
+            self._primed(rule, matched[0].timestamp) if self.prime else self._learning_until(rule, matched[0].timestamp)
         )
         keys = {term: new_terms.state_key(rule, term) for term in terms}
-        missing = [
-            key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now
-        ]
+        missing = [key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now]
         fetched = self.store.get_many(missing) if missing else {}
         alerts: list[Alert] = []
         for term, group in terms.items():
             key = keys[term]
             cached = self._cache.get(key)
             known = cached if cached is not None and cached.expires_at > now else fetched.get(key)
-            raised, stored = commit(
-                self.store, key, known, new_terms.applier(rule, term, group, now, learning_until)
-            )
+            raised, stored = commit(self.store, key, known, new_terms.applier(rule, term, group, now, learning_until))
             alerts.extend(raised)
             self._remember(key, stored)
             if _first_sighting(stored) != _first_sighting(known):

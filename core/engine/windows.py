@@ -55,6 +55,8 @@ class Window:
     #: the distinct values counted, when they are not the audit ids themselves (cardinality rules)
     values: list[str] | None = None
     trigger: str | None = None
+    #: this window as a record's entry, once written and until it changes (untouched windows are not rewritten)
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def alerted(self) -> bool:
@@ -101,9 +103,10 @@ class Windows:
         if window.values is not None:
             window.values.append(counted)
         window.last = max(window.last, time)
+        window.raw = None
         self.newest = max(self.newest, time) if self.newest else time
         if len(window.counted) >= count:
-            window.trigger = audit_id
+            window.trigger = audit_id  # `raw` is cleared above
             return Placed.COMPLETED, window
         return Placed.COUNTED, window
 
@@ -151,8 +154,10 @@ class Windows:
         )
 
     def to_record(self) -> dict[str, Any]:
+        """The record; a window written before and unchanged since gives the same entry (entries are never
+        changed in place: a changed window gets a new one, holding copies of its lists)."""
         return {
-            "w": [_raw(window) for window in self.windows],
+            "w": [window.raw or _raw(window) for window in self.windows],
             "top": isoformat(self.newest) if self.newest else None,
             "floor": isoformat(self.raised_floor) if self.raised_floor else None,
         }
@@ -167,8 +172,9 @@ def _window(raw: Mapping[str, Any]) -> Window | None:
     if start is None or end is None:
         return None
     values = raw.get("v")
-    return Window(start, end, last or start, list(raw.get("ids", ())), None if values is None else list(values),
-                  raw.get("t"))
+    return Window(
+        start, end, last or start, list(raw.get("ids", ())), None if values is None else list(values), raw.get("t")
+    )
 
 
 def _raw(window: Window) -> dict[str, Any]:
@@ -176,11 +182,12 @@ def _raw(window: Window) -> dict[str, Any]:
         "s": isoformat(window.start),
         "e": isoformat(window.end),
         "l": isoformat(window.last),
-        "ids": window.ids,
+        "ids": list(window.ids),
         "t": window.trigger,
     }
     if window.values is not None:
-        raw["v"] = window.values
+        raw["v"] = list(window.values)
+    window.raw = raw
     return raw
 
 
