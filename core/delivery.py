@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from core.alerts.base import Sink
 from core.engine.alerting import alert_id
@@ -147,10 +147,13 @@ class Delivery:
         if not folded:
             return
         summaries = self.store.get_many([_ledger_key(aid) for aid in folded])
-        for summary, members in folded.items():
-            reached = set(Ledger.of(summaries.get(_ledger_key(summary))).done)
-            for member in members if reached else ():
-                self._mark(member, reached, release=True)
+        reached = {summary: set(Ledger.of(summaries.get(_ledger_key(summary))).done) for summary in folded}
+        marked = [
+            (member, reached[summary]) for summary, members in folded.items() if reached[summary] for member in members
+        ]
+        current = self.store.get_many([_ledger_key(member) for member, _ in marked]) if marked else {}
+        for member, labels in marked:  # one read for all: a record changed since is re-read by _mark's retry
+            self._mark(member, labels, release=True, item=current.get(_ledger_key(member)))
 
     def _lacking(self, ledger: Ledger) -> bool:
         return any(not ledger.has(label) for label in self._labels.values())
@@ -236,10 +239,22 @@ class Delivery:
                 claim.ledger = self._mark(aid, last_marks[aid], release=True, claim=claim)
         return sent, failures
 
-    def _mark(self, aid: str, labels: set[str], *, release: bool, claim: _Claim | None = None) -> Ledger:
-        """Add `labels` to the alert's done sinks (and release this instance's claim): a union, so never lost."""
+    def _mark(
+        self,
+        aid: str,
+        labels: set[str],
+        *,
+        release: bool,
+        claim: _Claim | None = None,
+        item: Item | Literal["read"] | None = "read",
+    ) -> Ledger:
+        """Add `labels` to the alert's done sinks (and release this instance's claim): a union, so never lost.
+        The record is the claim's, else `item` when the caller has just read it, else read here."""
         key = _ledger_key(aid)
-        item = claim.item if claim is not None else get_one(self.store, key)
+        if claim is not None:
+            item = claim.item
+        elif item == "read":
+            item = get_one(self.store, key)
         for _ in range(_MAX_ATTEMPTS):
             ledger = Ledger.of(item)
             owner, until = ledger.owner, ledger.until

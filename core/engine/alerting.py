@@ -22,7 +22,10 @@ def alert_id(rule_id: str, *parts: str) -> str:
 
 
 def dedup_key(values: Sequence[object]) -> str:
-    return "|".join("" if value is None else str(value) for value in values)
+    try:
+        return "|".join(values)  # type: ignore[arg-type]  # the usual case: every value a str
+    except TypeError:
+        return "|".join("" if value is None else str(value) for value in values)
 
 
 def render_title(rule: Rule, event: AuditEvent, count: int) -> str:

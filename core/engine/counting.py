@@ -69,6 +69,13 @@ class Parsed:
             self._by_record.popitem(last=False)
 
 
+_TOO_LATE = Placed.TOO_LATE
+#: placements that (re)derive the window's alert, and those that change the record (members are looked up once:
+#: attribute access on an Enum class is slow)
+_ALERTING = (Placed.COMPLETED, Placed.TRIGGER_AGAIN)
+_CHANGING = (Placed.COUNTED, Placed.COMPLETED)
+
+
 def counting_of(rule: Rule) -> Counting | None:
     """The windowed counting a rule does, or None (new_terms, sliding threshold, plain match)."""
     if rule.type == "threshold" and rule.threshold is not None and rule.threshold.mode == "fixed":
@@ -118,11 +125,11 @@ def apply(
             raised.without_value += 1
             continue
         placed, window = windows.add(event.timestamp, event.audit_id, counted, count=spec.count)
-        if placed is Placed.TOO_LATE:
+        if placed is _TOO_LATE:
             raised.too_late += 1
-        elif window is not None and placed in (Placed.COMPLETED, Placed.TRIGGER_AGAIN):
+        elif window is not None and placed in _ALERTING:
             raised.alerts.append(_alert(rule, spec, event, window))
-        dirty = dirty or placed in (Placed.COUNTED, Placed.COMPLETED)
+        dirty = dirty or placed in _CHANGING
     if not dirty:  # nothing changed: the windows still read as `value`
         if parsed is not None and value is not None:
             parsed.keep(value, windows)

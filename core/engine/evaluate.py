@@ -72,8 +72,9 @@ class Engine:
     def evaluate(self, events: Sequence[AuditEvent]) -> Evaluation:
         result = Evaluation()
         now = self._clock()
+        ordered = sorted(events, key=_EVENT_ORDER)  # once: each rule's matches keep this order (sort is stable)
         for rule in self.rules:
-            matched = sorted(filter(rule.condition.predicate, events), key=_EVENT_ORDER)
+            matched = list(filter(rule.condition.predicate, ordered))
             if not matched:
                 continue
             result.matches[rule.id] += len(matched)

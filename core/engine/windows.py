@@ -129,6 +129,8 @@ class Windows:
         floor = self.floor
         if floor is not None:
             self.windows = [window for window in self.windows if window.end > floor]
+        if len(self.windows) <= 1:  # the newest window is always kept
+            return
         total = sum(window.size() for window in self.windows)
         while len(self.windows) > 1 and (len(self.windows) > MAX_WINDOWS or total > MAX_STORED_CHARS):
             dropped = self.windows.pop(0)
@@ -156,9 +158,15 @@ class Windows:
     def to_record(self) -> dict[str, Any]:
         """The record; a window written before and unchanged since gives the same entry (entries are never
         changed in place: a changed window gets a new one, holding copies of its lists)."""
+        entries = [window.raw or _raw(window) for window in self.windows]
+        newest = self.windows[-1] if self.windows else None
+        if newest is not None and newest.last == self.newest:  # usually: the newest event is in the newest window
+            top = entries[-1]["l"]
+        else:
+            top = isoformat(self.newest) if self.newest else None
         return {
-            "w": [window.raw or _raw(window) for window in self.windows],
-            "top": isoformat(self.newest) if self.newest else None,
+            "w": entries,
+            "top": top,
             "floor": isoformat(self.raised_floor) if self.raised_floor else None,
         }
 
@@ -178,10 +186,11 @@ def _window(raw: Mapping[str, Any]) -> Window | None:
 
 
 def _raw(window: Window) -> dict[str, Any]:
+    start = isoformat(window.start)
     raw: dict[str, Any] = {
-        "s": isoformat(window.start),
+        "s": start,
         "e": isoformat(window.end),
-        "l": isoformat(window.last),
+        "l": start if window.last == window.start else isoformat(window.last),
         "ids": list(window.ids),
         "t": window.trigger,
     }

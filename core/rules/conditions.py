@@ -199,7 +199,7 @@ def _exists(subject: str, value: object, where: str, *, of_tuple: bool) -> str:
     """A present value: not None and not "" (a scalar), or a non-empty tuple."""
     if not isinstance(value, bool):
         raise ConditionError(where, "must be true or false")
-    present = f"({subject} != ())" if of_tuple else f"({subject} is not None and {subject} != '')"
+    present = f"({subject} != ())" if of_tuple else f"({subject} not in (None, ''))"  # one read of the field
     return present if value else f"(not {present})"
 
 
