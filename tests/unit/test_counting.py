@@ -9,9 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import msgspec
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from core.engine import Engine
+from core.engine import Engine, counting
+from core.engine.windows import Windows
 from core.model import AuditEvent
 from core.rules.loader import load_rule
 from core.rules.schema import Rule
@@ -42,20 +46,26 @@ def rule_file(tmp_path: Path, body: str) -> Rule:
 
 @pytest.fixture
 def burst(tmp_path: Path) -> Rule:
-    return rule_file(tmp_path, """
+    return rule_file(
+        tmp_path,
+        """
 id: burst
 type: cardinality
 cardinality: {group_by: [username, source_ip, user_agent], distinct: name, count: 3, window: 5m}
-""")
+""",
+    )
 
 
 @pytest.fixture
 def once_an_hour(tmp_path: Path) -> Rule:
-    return rule_file(tmp_path, """
+    return rule_file(
+        tmp_path,
+        """
 id: once-an-hour
 type: match
 dedup: {group_by: [username], window: 60m}
-""")
+""",
+    )
 
 
 def named(n: int, at: timedelta, name: str) -> AuditEvent:
@@ -115,10 +125,70 @@ def test_a_deduplicated_match_redelivered_after_its_window_raises_the_same_alert
 
 
 def test_a_disabled_rule_is_loaded_but_never_evaluated(tmp_path: Path) -> None:
-    rule = rule_file(tmp_path, """
+    rule = rule_file(
+        tmp_path,
+        """
 id: disabled-rule
 type: match
 enabled: false
-""")
+""",
+    )
 
     assert Engine([rule], MemoryStore()).evaluate([read(0)]).alerts == []
+
+
+# -- a warm engine keeps its groups' parsed windows: it must count, alert and store as a cold one does ------------
+
+USERS = ("alice", "bob", "system:serviceaccount:ci:deployer")
+SIGHTINGS = st.lists(
+    st.lists(st.tuples(st.sampled_from(USERS), st.integers(0, 9 * 24 * 3600), st.integers(0, 5)), max_size=12),
+    min_size=1,
+    max_size=6,
+)
+
+
+def sighting(user: str, second: int, name: int) -> AuditEvent:
+    event = msgspec.structs.replace(read(0, second * SECOND, user=user), name=f"s{name}")
+    return msgspec.structs.replace(event, audit_id=f"{user}/{second}/{name}")  # a redelivery has the same id
+
+
+def stored(store: MemoryStore, rules: list[Rule]) -> dict[str, object]:
+    keys = []
+    for rule in rules:
+        spec = counting.counting_of(rule)
+        assert spec is not None
+        keys += [counting.state_key(rule, spec, counting.group_values(spec, sighting(u, 0, 0))) for u in USERS]
+    return {key: item.value for key, item in store.get_many(keys).items()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=SIGHTINGS)
+def test_an_engine_reusing_its_parsed_windows_counts_alerts_and_stores_as_one_reading_every_record(
+    burst: Rule, once_an_hour: Rule, batches: list[list[tuple[str, int, int]]]
+) -> None:
+    rules, clock = [burst, once_an_hour], lambda: T0
+    warm_store, cold_store = MemoryStore(clock), MemoryStore(clock)
+    warm = Engine(rules, warm_store, clock=clock)
+    for batch in batches:
+        events = [sighting(*seen) for seen in batch]
+        cold = Engine(rules, cold_store, clock=clock)  # a fresh container: every record read from the store
+        warm_alerts, cold_alerts = warm.evaluate(events).alerts, cold.evaluate(events).alerts
+
+        assert warm_alerts == cold_alerts
+        assert stored(warm_store, rules) == stored(cold_store, rules)
+
+
+def test_a_record_once_written_is_not_changed_by_the_windows_it_was_written_from() -> None:
+    windows = Windows(timedelta(minutes=5), timedelta(days=7))
+    windows.add(T0, "a", "s1", count=3)
+    first = windows.to_record()
+    written = orjson.dumps(first)
+    windows.add(T0 + SECOND, "b", "s2", count=3)
+    windows.add(T0 + 10 * timedelta(minutes=1), "c", "s1", count=3)  # opens a second window
+    second = windows.to_record()
+
+    assert orjson.dumps(first) == written
+    assert second["w"][0] is not first["w"][0]  # the changed window got a new entry
+    assert Windows.from_record(second, length=timedelta(minutes=5), lateness=timedelta(days=7)).to_record() == second
+    windows.add(T0 + 11 * timedelta(minutes=1), "d", "s3", count=3)
+    assert windows.to_record()["w"][0] is second["w"][0]  # the untouched window's entry is reused

@@ -11,6 +11,7 @@ import pytest
 from core.alerts.memory import MemorySink
 from core.delivery import Delivery
 from core.engine import Engine
+from core.engine.alerting import render_title
 from core.engine.new_terms import term_reader
 from core.errors import DeliveryError, StateError
 from core.model import Alert
@@ -64,9 +65,7 @@ def test_steady_traffic_of_known_terms_costs_almost_no_store_requests() -> None:
     engine.evaluate([read(0)])
     before = store.requests
     for batch in range(10):  # 1000 events over 10 minutes, same term
-        engine.evaluate(
-            [read(1000 + batch * 100 + i, timedelta(minutes=batch, seconds=i)) for i in range(100)]
-        )
+        engine.evaluate([read(1000 + batch * 100 + i, timedelta(minutes=batch, seconds=i)) for i in range(100)])
     assert store.requests - before == 0
 
 
@@ -91,9 +90,7 @@ def test_one_batch_writes_a_known_term_at_most_once() -> None:
 
 def test_threshold_writes_each_group_at_most_once_per_batch() -> None:
     store = CountingStore(MemoryStore())
-    Engine([DENIED], store).evaluate(
-        [denied(i, i * timedelta(seconds=5), user=f"user{i % 3}") for i in range(30)]
-    )
+    Engine([DENIED], store).evaluate([denied(i, i * timedelta(seconds=5), user=f"user{i % 3}") for i in range(30)])
     assert store.reads == 1
     assert store.writes == 3
 
@@ -192,3 +189,25 @@ def test_a_term_of_one_field_is_read_like_a_term_of_several() -> None:
     assert term_of(event) == ("alice@example.com",)
     assert term_reader(UNUSUAL.new_terms)(event) == ("198.51.100.23", "alice@example.com", "curl/8.5.0")
     assert term_of(msgspec.structs.replace(event, username="")) is None
+
+
+def test_a_title_shows_its_named_fields_and_a_template_built_without_the_loader_still_renders() -> None:
+    event = msgspec.structs.replace(read(1), user_agent="", groups=("system:authenticated", "ops"))
+    rule = dataclasses.replace(UNUSUAL, alert_title="{username} from {source_ip} with {user_agent} in {groups}")
+    unchecked = dataclasses.replace(UNUSUAL, alert_title="{count:>3}|{verb!r}")  # the loader refuses these
+
+    assert render_title(rule, event, 1) == (
+        "system:serviceaccount:payments:api from 198.51.100.23 with - in system:authenticated,ops"
+    )
+    assert render_title(unchecked, event, 7) == "  7|'get'"
+
+
+def test_alerts_folded_into_a_summary_are_marked_with_one_read_of_their_records() -> None:
+    store, raised = CountingStore(MemoryStore()), _alerts(130)
+    Delivery(store, [MemorySink()]).deliver(raised)
+    reads = store.reads
+
+    marked = store.get_many([f"sent|{alert.alert_id}" for alert in raised])
+    assert len(marked) == 130
+    assert all(item.value["done"] == ["memory"] for item in marked.values())
+    assert reads == 3  # the ledger of all 130, the summary's, then the 30 folded ones' (not one read each)
