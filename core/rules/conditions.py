@@ -131,6 +131,10 @@ def _compile_field(node: Mapping[str, Any], where: str) -> Compiled:
     if name in _TUPLE_FIELDS:
         if op == "exists":
             expression = _exists(f"e.{name}", value, f"{where}.{op}", of_tuple=True)
+        elif op == "in":  # some element in the set, without a Python-level loop over the elements
+            expression = (
+                f"(not {_constant(constants, frozenset(_scalars(value, f'{where}.{op}')))}.isdisjoint(e.{name}))"
+            )
         else:
             expression = f"any({_value_test(op, value, 'x', constants, f'{where}.{op}')} for x in e.{name})"
         return _compiled(where, expression, constants, fields, requires=requires, cost=cost + 1, glob_chars=globs)
