@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from core.alerts.base import Sink
-from core.engine.alerting import alert_id
+from core.engine.alerting import Pending, alert_id, built
 from core.errors import DeliveryError, DeliveryInProgressError, StateConflictError
 from core.model import Alert
 from core.state.base import Item, Store, get_one
@@ -96,14 +96,20 @@ class Delivery:
         self.owner = uuid.uuid4().hex
         self._labels = _labels(self.sinks)
 
-    def deliver(self, alerts: Sequence[Alert]) -> list[Alert]:
-        """Send what some sink lacks; returns the alerts that went to at least one sink in this call."""
+    def deliver(
+        self, alerts: Sequence[Alert | Pending], *, prepare: Callable[[Alert], Alert] | None = None
+    ) -> list[Alert]:
+        """Send what some sink lacks; returns the alerts that went to at least one sink in this call.
+
+        Pending alerts are built only when they are sent, and then passed through `prepare` (e.g. adding console
+        links); an overflow summary is not.
+        """
         unique = {alert.alert_id: alert for alert in alerts}
         if not unique:
             return []
         current = self.store.get_many([_ledger_key(aid) for aid in unique])
         fresh = [alert for aid, alert in unique.items() if self._lacking(Ledger.of(current.get(_ledger_key(aid))))]
-        outgoing, folded = self._cap(fresh)
+        outgoing, folded = self._cap(fresh, prepare)
         if not outgoing:
             return []
         known = {alert.alert_id: current.get(_ledger_key(alert.alert_id)) for alert in outgoing}
@@ -158,15 +164,18 @@ class Delivery:
     def _lacking(self, ledger: Ledger) -> bool:
         return any(not ledger.has(label) for label in self._labels.values())
 
-    def _cap(self, alerts: Sequence[Alert]) -> tuple[list[Alert], dict[str, list[str]]]:
+    def _cap(
+        self, alerts: Sequence[Alert | Pending], prepare: Callable[[Alert], Alert] | None
+    ) -> tuple[list[Alert], dict[str, list[str]]]:
         """The alerts to send, and for each overflow summary among them, the ids of the alerts it stands for."""
-        by_rule: dict[str, list[Alert]] = defaultdict(list)
+        by_rule: dict[str, list[Alert | Pending]] = defaultdict(list)
         for alert in sorted(alerts, key=lambda a: (a.first_seen, a.alert_id)):
             by_rule[alert.rule_id].append(alert)
         kept: list[Alert] = []
         folded: dict[str, list[str]] = {}
         for group in by_rule.values():
-            kept.extend(group[: self.max_per_rule])
+            for alert in map(built, group[: self.max_per_rule]):
+                kept.append(prepare(alert) if prepare is not None else alert)
             if len(group) > self.max_per_rule:
                 summary = overflow_alert(group[self.max_per_rule :])
                 kept.append(summary)
@@ -304,9 +313,9 @@ def _raise(failures: Sequence[DeliveryError]) -> None:
         raise DeliveryError(", ".join(f.sink for f in failures), reasons)
 
 
-def overflow_alert(excess: Sequence[Alert]) -> Alert:
+def overflow_alert(excess: Sequence[Alert | Pending]) -> Alert:
     """One alert standing for the alerts past the per-rule cap, with their count and audit ids."""
-    first = excess[0]
+    first = built(excess[0])
     audit_ids = tuple(dict.fromkeys(aid for alert in excess for aid in alert.audit_ids))
     return Alert(
         alert_id=alert_id(first.rule_id, "overflow", *sorted(alert.alert_id for alert in excess)),

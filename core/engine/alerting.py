@@ -6,6 +6,7 @@ import functools
 import hashlib
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.alerts.render import truncate
@@ -52,6 +53,46 @@ def _placeholders(template: str) -> tuple[str, ...] | None:
     return tuple(names) if names <= set(_TITLE_NAMES) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An alert not built yet: what delivery needs to choose which alerts go out and to fold the rest into a
+    summary, and the means to build it. Building (title, context) costs more than all of these, and past a rule's
+    cap per batch (core.delivery) alerts are only counted, so only those sent are built."""
+
+    alert_id: str
+    rule_id: str
+    event_count: int
+    first_seen: datetime
+    last_seen: datetime
+    audit_ids: tuple[str, ...]
+    rule: Rule = field(repr=False)
+    trigger: AuditEvent = field(repr=False)
+    dedup_key: str = field(repr=False)
+
+    def build(self) -> Alert:
+        return _build(self)
+
+
+def built(alert: Alert | Pending) -> Alert:
+    return alert if isinstance(alert, Alert) else alert.build()
+
+
+def pending_alert(
+    rule: Rule,
+    trigger: AuditEvent,
+    *,
+    key: str,
+    id_parts: Sequence[str],
+    count: int,
+    first_seen: datetime,
+    last_seen: datetime,
+    audit_ids: Sequence[str],
+) -> Pending:
+    return Pending(
+        alert_id(rule.id, *id_parts), rule.id, count, first_seen, last_seen, tuple(audit_ids), rule, trigger, key
+    )
+
+
 def build_alert(
     rule: Rule,
     trigger: AuditEvent,
@@ -63,20 +104,35 @@ def build_alert(
     last_seen: datetime,
     audit_ids: Sequence[str],
 ) -> Alert:
+    pending = pending_alert(
+        rule,
+        trigger,
+        key=key,
+        id_parts=id_parts,
+        count=count,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        audit_ids=audit_ids,
+    )
+    return pending.build()
+
+
+def _build(pending: Pending) -> Alert:
+    rule, trigger, count = pending.rule, pending.trigger, pending.event_count
     return Alert(
-        alert_id=alert_id(rule.id, *id_parts),
+        alert_id=pending.alert_id,
         rule_id=rule.id,
         title=render_title(rule, trigger, count),
         severity=rule.severity,
         risk_score=rule.risk_score,
-        dedup_key=key,
+        dedup_key=pending.dedup_key,
         event_count=count,
-        first_seen=first_seen,
-        last_seen=last_seen,
+        first_seen=pending.first_seen,
+        last_seen=pending.last_seen,
         cloud=trigger.cloud,
         cluster=trigger.cluster,
         context=AlertContext.of(trigger),
-        audit_ids=tuple(audit_ids),
+        audit_ids=pending.audit_ids,
         mitre=rule.mitre,
         runbook=rule.runbook,
     )

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from core.engine.alerting import build_alert, dedup_key
+from core.engine.alerting import Pending, dedup_key, pending_alert
 from core.engine.commit import Outcome
 from core.engine.windows import Placed, Window, Windows, later
-from core.model import Alert, AuditEvent
+from core.model import AuditEvent
 from core.rules.schema import Rule
 from core.timeutil import isoformat
 
@@ -43,7 +43,7 @@ class Counting:
 class Raised:
     """What one group's events raised in a batch, and what they could not count."""
 
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[Pending] = field(default_factory=list)
     too_late: int = 0
     #: events without the distinct value (a cardinality rule's field is missing)
     without_value: int = 0
@@ -149,9 +149,9 @@ def _distinct(spec: Counting, event: AuditEvent) -> str | None:
     return "" if value is None or value == "" else str(value)
 
 
-def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Alert:
+def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Pending:
     key = dedup_key(group_values(spec, event))
-    return build_alert(
+    return pending_alert(
         rule,
         event,
         key=key,

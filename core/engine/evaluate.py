@@ -11,7 +11,7 @@ from operator import attrgetter
 from typing import Any
 
 from core.engine import counting, new_terms, threshold
-from core.engine.alerting import build_alert
+from core.engine.alerting import Pending, pending_alert
 from core.engine.commit import Apply, Outcome, commit
 from core.engine.windows import later
 from core.model import Alert, AuditEvent
@@ -29,7 +29,8 @@ _EVENT_ORDER = attrgetter("timestamp", "audit_id")
 
 @dataclass(slots=True)
 class Evaluation:
-    alerts: list[Alert] = field(default_factory=list)
+    #: what the rules raised, built only when asked for (core.delivery builds only what it sends)
+    pending: list[Pending] = field(default_factory=list)
     matches: Counter[str] = field(default_factory=Counter)
     #: matched events missing a field the rule keys on (a new_terms term field, a cardinality rule's distinct field)
     without_term: Counter[str] = field(default_factory=Counter)
@@ -37,6 +38,11 @@ class Evaluation:
     too_late: Counter[str] = field(default_factory=Counter)
     #: with prime: terms recorded as first seen, per new_terms rule
     learned: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert raised, built."""
+        return [pending.build() for pending in self.pending]
 
 
 class Engine:
@@ -79,19 +85,19 @@ class Engine:
                 continue
             result.matches[rule.id] += len(matched)
             if rule.type == "new_terms":
-                result.alerts.extend(self._new_terms(rule, matched, now, result))
+                result.pending.extend(self._new_terms(rule, matched, now, result))
             elif (spec := counting.counting_of(rule)) is not None:
-                result.alerts.extend(self._counted(rule, spec, matched, now, result))
+                result.pending.extend(self._counted(rule, spec, matched, now, result))
             elif rule.type == "threshold":
-                result.alerts.extend(self._sliding(rule, matched, now, result))
+                result.pending.extend(self._sliding(rule, matched, now, result))
             else:
-                result.alerts.extend(self._match(rule, matched))
+                result.pending.extend(self._match(rule, matched))
         return result
 
-    def _match(self, rule: Rule, matched: Sequence[AuditEvent]) -> list[Alert]:
+    def _match(self, rule: Rule, matched: Sequence[AuditEvent]) -> list[Pending]:
         unique = {event.audit_id: event for event in reversed(matched)}
         return [
-            build_alert(
+            pending_alert(
                 rule,
                 event,
                 key=event.audit_id,
@@ -106,7 +112,7 @@ class Engine:
 
     def _counted(
         self, rule: Rule, spec: counting.Counting, matched: Sequence[AuditEvent], now: datetime, result: Evaluation
-    ) -> list[Alert]:
+    ) -> list[Pending]:
         groups: dict[str, list[AuditEvent]] = defaultdict(list)
         for event in matched:
             groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
@@ -120,7 +126,7 @@ class Engine:
             result,
         )
 
-    def _sliding(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
+    def _sliding(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Pending]:
         spec = rule.threshold
         assert spec is not None
         groups: dict[str, list[AuditEvent]] = defaultdict(list)
@@ -141,7 +147,7 @@ class Engine:
         applier: Callable[[Sequence[AuditEvent]], Apply[counting.Raised]],
         now: datetime,
         result: Evaluation,
-    ) -> list[Alert]:
+    ) -> list[Pending]:
         """One read for the groups' records not in the warm cache, then one conditional write per changed record.
 
         A cached record may be stale (another instance wrote since), which is safe: a window's values and alerts
@@ -149,7 +155,7 @@ class Engine:
         it leads to fails its version check and is applied again to the record read afresh.
         """
         fetched = self.store.get_many([key for key in groups if self._cached(key, now) is None])
-        alerts: list[Alert] = []
+        alerts: list[Pending] = []
         for key, group in groups.items():
             known = self._cached(key, now) or fetched.get(key)
             raised, stored = commit(self.store, key, known, applier(group))
@@ -161,7 +167,7 @@ class Engine:
                 result.without_term[rule.id] += raised.without_value
         return alerts
 
-    def _new_terms(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Alert]:
+    def _new_terms(self, rule: Rule, matched: Sequence[AuditEvent], now: datetime, result: Evaluation) -> list[Pending]:
         assert rule.new_terms is not None
         terms: dict[tuple[str, ...], list[AuditEvent]] = defaultdict(list)
         term_of = new_terms.term_reader(rule.new_terms)
@@ -179,7 +185,7 @@ class Engine:
         keys = {term: new_terms.state_key(rule, term) for term in terms}
         missing = [key for key in keys.values() if key not in self._cache or self._cache[key].expires_at <= now]
         fetched = self.store.get_many(missing) if missing else {}
-        alerts: list[Alert] = []
+        alerts: list[Pending] = []
         for term, group in terms.items():
             key = keys[term]
             cached = self._cache.get(key)

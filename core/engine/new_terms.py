@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from core.engine.alerting import build_alert, dedup_key
+from core.engine.alerting import Pending, dedup_key, pending_alert
 from core.engine.commit import Outcome
 from core.engine.windows import later
-from core.model import Alert, AuditEvent
+from core.model import AuditEvent
 from core.rules.schema import NewTermsSpec, Rule
 from core.timeutil import isoformat, parse_time
 
@@ -49,8 +49,8 @@ def applier(
     events: Sequence[AuditEvent],
     now: datetime,
     learning_until: datetime | None,
-) -> Callable[[Mapping[str, Any] | None], Outcome[list[Alert]]]:
-    def apply(value: Mapping[str, Any] | None) -> Outcome[list[Alert]]:
+) -> Callable[[Mapping[str, Any] | None], Outcome[list[Pending]]]:
+    def apply(value: Mapping[str, Any] | None) -> Outcome[list[Pending]]:
         return _step(rule, term, events, value, now=now, learning_until=learning_until)
 
     return apply
@@ -64,7 +64,7 @@ def _step(
     *,
     now: datetime,
     learning_until: datetime | None,
-) -> Outcome[list[Alert]]:
+) -> Outcome[list[Pending]]:
     spec = rule.new_terms
     assert spec is not None
     state = dict(value) if value else None
@@ -101,9 +101,9 @@ def _deadlines(last: datetime | None, spec: NewTermsSpec) -> tuple[datetime | No
     return (None, None) if last is None else (later(last, spec.history_window), later(last, spec.refresh))
 
 
-def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Alert:
+def _alert(rule: Rule, term: tuple[str, ...], event: AuditEvent, state: Mapping[str, Any]) -> Pending:
     key = dedup_key(term)
-    return build_alert(
+    return pending_alert(
         rule,
         event,
         key=key,

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.engine.alerting import build_alert, dedup_key
+from core.engine.alerting import Pending, dedup_key, pending_alert
 from core.engine.commit import Outcome
 from core.engine.counting import Raised
 from core.engine.windows import MAX_STORED_CHARS, earlier, later
-from core.model import Alert, AuditEvent
+from core.model import AuditEvent
 from core.rules.schema import Rule, ThresholdSpec
 from core.timeutil import isoformat, parse_time
 
@@ -127,10 +127,10 @@ class _SlidingState:
         }
 
 
-def _sliding_alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: _SlidingState, at: datetime) -> Alert:
+def _sliding_alert(rule: Rule, spec: ThresholdSpec, event: AuditEvent, state: _SlidingState, at: datetime) -> Pending:
     key = dedup_key(group_values(spec, event))
     window = state.within(at, spec.window)
-    return build_alert(
+    return pending_alert(
         rule,
         event,
         key=key,

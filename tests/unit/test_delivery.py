@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from moto import mock_aws
 from core.alerts.memory import MemorySink
 from core.alerts.sns import SnsSink
 from core.delivery import Delivery
-from core.engine import Engine
+from core.engine import Engine, alerting
 from core.errors import DeliveryError, DeliveryInProgressError
-from core.model import Alert
+from core.model import Alert, Link
 from core.state.memory import MemoryStore
 from core.state.sqlite import SqliteStore
 from tests.unit.engine_helpers import UNUSUAL, read
@@ -169,8 +170,12 @@ def test_instances_racing_on_one_sqlite_file_send_each_alert_once(tmp_path: Path
 def test_a_ledger_record_written_before_per_sink_marks_still_counts_as_sent_everywhere() -> None:
     store, sink = MemoryStore(), MemorySink()
     (alert,) = alerts(1)
-    store.put(f"sent|{alert.alert_id}", {"sent": "2026-12-01T09:00:00.000000Z"},
-              expires_at=datetime(2099, 1, 1, tzinfo=UTC), version=None)
+    store.put(
+        f"sent|{alert.alert_id}",
+        {"sent": "2026-12-01T09:00:00.000000Z"},
+        expires_at=datetime(2099, 1, 1, tzinfo=UTC),
+        version=None,
+    )
 
     assert Delivery(store, [sink]).deliver([alert]) == []
     assert sink.alerts == []
@@ -213,3 +218,24 @@ def test_an_overflow_summary_that_one_sink_missed_reaches_it_on_the_retry_and_on
     assert len(healthy.alerts) == 101
     assert len(failing.alerts) == 101
     assert [a.dedup_key for a in failing.alerts].count("overflow") == 1
+
+
+def test_pending_alerts_deliver_as_built_ones_do_and_only_those_sent_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluation = Engine([UNUSUAL], MemoryStore()).evaluate([read(i, agent=f"tool/{i}") for i in range(130)])
+    link = (Link("Cloud Logging", "https://console.cloud.google.com/logs/query"),)
+    eager_sink, lazy_sink = MemorySink(), MemorySink()
+    eager = Delivery(MemoryStore(), [eager_sink]).deliver([replace(a, links=link) for a in evaluation.alerts])
+    builds: list[alerting.Pending] = []
+    build = alerting._build
+
+    def counted(pending: alerting.Pending) -> Alert:
+        builds.append(pending)
+        return build(pending)
+
+    monkeypatch.setattr(alerting, "_build", counted)
+    lazy = Delivery(MemoryStore(), [lazy_sink]).deliver(evaluation.pending, prepare=lambda a: replace(a, links=link))
+
+    assert lazy == eager
+    assert lazy_sink.alerts == eager_sink.alerts
+    assert [a.links for a in lazy].count(link) == 100  # the overflow summary has none, as before
+    assert len(builds) == 101  # the 100 sent and the first folded one, which the summary copies its context from
