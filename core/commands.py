@@ -106,9 +106,6 @@ def _pipeline(args: argparse.Namespace, rules: Sequence[Rule], store: Store, sin
         lateness=args.allowed_lateness,
         consoles=Consoles.from_env(),  # links to EKS logs only with AWS_REGION set (core.links)
         prime=getattr(args, "prime", False),  # replay has no --prime
-        # A history scan admits few events per megabyte: a smaller batch than the functions' bounds the memory
-        # a run holds for it, so a 2 GB file needs what a 500 MB one does (bench.raw_cli --rss).
-        batch_size=1000,
     )
 
 

@@ -224,5 +224,6 @@ class Pipeline:
         summary.without_term.update(evaluation.without_term)
         summary.too_late.update(evaluation.too_late)
         summary.learned.update(evaluation.learned)
-        sent = self.delivery.deliver(with_links(evaluation.alerts, self.consoles))
+        consoles = self.consoles  # alerts are built, and given their links, only when sent (core.delivery)
+        sent = self.delivery.deliver(evaluation.pending, prepare=lambda alert: with_links([alert], consoles)[0])
         summary.alerts.update(alert.rule_id for alert in sent)
