@@ -93,30 +93,6 @@ def pending_alert(
     )
 
 
-def build_alert(
-    rule: Rule,
-    trigger: AuditEvent,
-    *,
-    key: str,
-    id_parts: Sequence[str],
-    count: int,
-    first_seen: datetime,
-    last_seen: datetime,
-    audit_ids: Sequence[str],
-) -> Alert:
-    pending = pending_alert(
-        rule,
-        trigger,
-        key=key,
-        id_parts=id_parts,
-        count=count,
-        first_seen=first_seen,
-        last_seen=last_seen,
-        audit_ids=audit_ids,
-    )
-    return pending.build()
-
-
 def _build(pending: Pending) -> Alert:
     rule, trigger, count = pending.rule, pending.trigger, pending.event_count
     return Alert(
