@@ -326,6 +326,8 @@ def report(
 def main(argv: Sequence[str] | None = None) -> None:
     options = _options(argv)
     assume = Assumptions(eks_events_per_invocation=options.eks_batch, aks_bodies_per_invocation=options.aks_bodies)
+    if not RESULTS.exists():
+        raise SystemExit(f"{RESULTS} is missing: bench.cost reads the state and alert figures `make bench` writes")
     results = json.loads(RESULTS.read_text())
     state = state_facts(results, pack=not options.seeds)
     traffic = traffic_facts(options.events)
