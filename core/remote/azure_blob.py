@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, BinaryIO, cast
+from functools import partial
+from typing import Any, BinaryIO
 
 from core.errors import ConfigError, SourceError
-from core.remote.objects import Location, RemoteObject, under
+from core.remote.objects import Guarded, Location, RemoteObject, under
 
 CONNECTION_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
@@ -94,28 +95,10 @@ def _opener(container: Any, name: str, uri: str) -> Any:
             download = container.download_blob(name)
         except _errors() as exc:
             raise SourceError(f"cannot read {uri}: {_explain(exc, container.container_name)}") from None
-        return cast(BinaryIO, _Download(download, uri, container.container_name))
+        explain = partial(_explain, container=container.container_name)
+        return Guarded(download, uri, _errors, explain, closes=False).as_binary()  # the pool keeps its connections
 
     return open_object
-
-
-class _Download:
-    """A download's stream, its failures one SourceError naming the blob."""
-
-    def __init__(self, download: Any, name: str, container: str) -> None:
-        self._download = download
-        self._name = name
-        self._container = container
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data: bytes = self._download.read(size)
-        except _errors() as exc:
-            raise SourceError(f"cannot read {self._name}: {_explain(exc, self._container)}") from None
-        return data
-
-    def close(self) -> None:
-        """Nothing to release: the client's connection pool keeps its connections."""
 
 
 def _errors() -> tuple[type[Exception], ...]:

@@ -9,10 +9,11 @@ runs on this project's test machines.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, cast
+from functools import partial
+from typing import Any, BinaryIO
 
-from core.errors import ConfigError, SourceError
-from core.remote.objects import Location, RemoteObject, under
+from core.errors import ConfigError
+from core.remote.objects import Guarded, Location, RemoteObject, under
 
 CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING_SDK = "reading gs:// needs google-cloud-storage: pip install 'secretwatch[gcs]'"
@@ -45,28 +46,10 @@ def _client(bucket: str) -> Any:
 
 def _opener(blob: Any, bucket: str) -> Any:
     def open_object() -> BinaryIO:
-        return cast(BinaryIO, _Reader(blob.open("rb", chunk_size=CHUNK_BYTES), f"gs://{bucket}/{blob.name}", bucket))
+        stream = blob.open("rb", chunk_size=CHUNK_BYTES)
+        return Guarded(stream, f"gs://{bucket}/{blob.name}", _errors, partial(_explain, bucket=bucket)).as_binary()
 
     return open_object
-
-
-class _Reader:
-    """A download's stream, its failures one SourceError naming the object."""
-
-    def __init__(self, reader: Any, name: str, bucket: str) -> None:
-        self._reader = reader
-        self._name = name
-        self._bucket = bucket
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data: bytes = self._reader.read(size)
-        except _errors() as exc:
-            raise SourceError(f"cannot read {self._name}: {_explain(exc, self._bucket)}") from None
-        return data
-
-    def close(self) -> None:
-        self._reader.close()
 
 
 def _errors() -> tuple[type[Exception], ...]:

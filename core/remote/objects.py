@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from core.archives.cloudwatch import EXPORT_PROBE
 from core.archives.order import archive_order
-from core.errors import ConfigError
+from core.errors import ConfigError, SourceError
 from core.uris import query_params, split_uri
 
 
@@ -39,6 +39,35 @@ class Location:
             raise ConfigError(f"{where} names no bucket: write {parts.scheme}://BUCKET/PREFIX")
         params = query_params(parts, where=where, optional=tuple(optional))
         return cls(parts.scheme, parts.netloc, parts.path.lstrip("/"), params)
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """A download's stream whose failures are one SourceError naming the object: `errors` (called at the first
+    failure, so the SDK is imported by the adapter) are the SDK's, and `explain` says what went wrong."""
+
+    stream: Any
+    name: str
+    errors: Callable[[], tuple[type[Exception], ...]]
+    explain: Callable[[Exception], str]
+    #: whether `close` closes the SDK's stream (Azure's download has nothing to release)
+    closes: bool = True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self.stream.read(size)
+        except Exception as exc:
+            if isinstance(exc, self.errors()):
+                raise SourceError(f"cannot read {self.name}: {self.explain(exc)}") from None
+            raise
+        return data
+
+    def close(self) -> None:
+        if self.closes:
+            self.stream.close()
+
+    def as_binary(self) -> BinaryIO:
+        return cast(BinaryIO, self)
 
 
 def under(prefix: str, keys: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:

@@ -8,10 +8,11 @@ bucket and s3:GetObject on the objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core.errors import ConfigError, SourceError
-from core.remote.objects import Location, RemoteObject, under
+from core.remote.objects import Guarded, Location, RemoteObject, under
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -59,29 +60,33 @@ def _opener(client: Any, bucket: str, key: str) -> Any:
             raise SourceError(f"cannot read s3://{bucket}/{key}: {_explain(exc, bucket)}") from None
         except BotoCoreError as exc:
             raise SourceError(f"cannot read s3://{bucket}/{key}: {_explain_local(exc)}") from None
-        return cast(BinaryIO, _Body(body, f"s3://{bucket}/{key}"))
+        return Guarded(_WholeReads(body), f"s3://{bucket}/{key}", _download_errors, _download_failed).as_binary()
 
     return open_object
 
 
-class _Body:
-    """A download's stream, its failures one SourceError naming the object."""
+@dataclass(frozen=True, slots=True)
+class _WholeReads:
+    """botocore's StreamingBody, which reads to the end with None where a file takes -1."""
 
-    def __init__(self, body: Any, name: str) -> None:
-        self._body = body
-        self._name = name
+    body: Any
 
     def read(self, size: int = -1) -> bytes:
-        from botocore.exceptions import BotoCoreError
-
-        try:
-            data: bytes = self._body.read(size if size >= 0 else None)
-        except BotoCoreError as exc:
-            raise SourceError(f"cannot read {self._name}: the download failed ({type(exc).__name__})") from None
+        data: bytes = self.body.read(size if size >= 0 else None)
         return data
 
     def close(self) -> None:
-        self._body.close()
+        self.body.close()
+
+
+def _download_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError
+
+    return (BotoCoreError,)
+
+
+def _download_failed(exc: Exception) -> str:
+    return f"the download failed ({type(exc).__name__})"
 
 
 def _explain(exc: ClientError, bucket: str) -> str:
