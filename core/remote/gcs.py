@@ -1,10 +1,10 @@
-"""`gs://BUCKET/PREFIX`: Cloud Storage objects, through google-cloud-storage (the `gcp` extra).
+"""`gs://BUCKET/PREFIX`: Cloud Storage objects, through google-cloud-storage (the `gcs` extra).
 
 Credentials come from Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth
 application-default login`, or the runtime's service account); STORAGE_EMULATOR_HOST points the client at an
 emulator. Needs storage.objects.list and storage.objects.get on the bucket (roles/storage.objectViewer).
-Each object is read in ranged chunks of CHUNK_BYTES. Not tested against a server: no Cloud Storage emulator
-runs on this project's test machines.
+Each object is read in ranged chunks of CHUNK_BYTES. Tested against gcp-storage-emulator (a local peer speaking
+the JSON API; not Google's own service).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """`secretwatch scan s3://...` and `az://...` read archives in place, as they read the same tree from a folder.
 
 S3 is moto's server over real HTTP (reached through AWS_ENDPOINT_URL_S3, as a user would point at any S3
-endpoint); Azure Blob is Azurite's. `gs://` has no local peer on these machines: only what runs before the
-first request (URI checks, the missing-SDK message) is tested here, and the adapter is otherwise untested.
+endpoint); Azure Blob is Azurite's; Cloud Storage is gcp-storage-emulator's (through STORAGE_EMULATOR_HOST).
 """
 
 from __future__ import annotations
 
 import builtins
+import gzip
 import json
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from core.errors import SecretwatchError
 from core.inputs import open_inputs, read_documents
 from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
 from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
+from tests.gcs_emulator import shared_gcs_emulator
 
 ARCHIVES = Path(__file__).resolve().parents[1] / "fixtures" / "archives"
 REPO = ARCHIVES.parents[2]
@@ -292,7 +293,85 @@ def test_an_azure_prefix_that_cannot_be_read_is_one_line_without_the_connection_
     assert "AccountKey" not in err
 
 
-# --- without the SDKs, and gs:// --------------------------------------------------------------------------
+# --- gs:// under gcp-storage-emulator ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def gcs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Cloud Storage client on the emulator, with the environment secretwatch reads pointing there too."""
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", shared_gcs_emulator().host)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    return storage.Client(project="archive-tests")
+
+
+def new_gcs_bucket(gcs: Any, objects: dict[str, bytes]) -> str:
+    bucket = gcs.create_bucket(f"archives-{uuid.uuid4().hex[:12]}")
+    for name, data in objects.items():
+        bucket.blob(name).upload_from_string(data)
+    return str(bucket.name)
+
+
+def test_a_gke_sink_read_in_place_from_cloud_storage_raises_what_the_downloaded_folder_raises(
+    gcs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = new_gcs_bucket(gcs, tree(ARCHIVES / "gke_sink"))
+
+    alerts, summary = scan(capsys, f"gs://{bucket}/cloudaudit.googleapis.com")
+
+    assert alerts == {
+        "secret-access-unusual-user-agent": 2,
+        "secret-access-suspicious-user-agent": 1,
+        "secrets-list-cluster-wide": 1,
+        "secret-access-by-node-or-pod-sa": 1,
+    }
+    assert "4 documents, 4 events (gcp 4)" in summary
+
+
+def test_a_gzipped_cloud_storage_object_is_read_through_and_the_prefix_is_a_folder(
+    gcs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
+    bucket = new_gcs_bucket(gcs, {"audit/a.log.gz": gzip.compress(live), "audit-old/b.log": live})
+
+    alerts, summary = scan(capsys, f"gs://{bucket}/audit")
+    local_alerts, local_summary = scan(capsys, str(ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log"))
+
+    assert alerts == local_alerts
+    assert sum(alerts.values()) > 0
+    assert summary.splitlines()[0] == local_summary.splitlines()[0]  # the same documents: audit-old/ is not read
+
+
+def test_a_cloud_storage_prefix_that_cannot_be_read_is_one_line_naming_the_bucket(
+    gcs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = new_gcs_bucket(gcs, {"audit/a.log": b"{}\n"})
+
+    _, missing = scan(capsys, "gs://no-such-bucket-here/logs", code=2)
+    _, empty = scan(capsys, f"gs://{bucket}/nothing-here", code=2)
+
+    assert missing == (
+        "secretwatch: cannot list gs://no-such-bucket-here/logs: no such bucket or object in 'no-such-bucket-here'\n"
+    )
+    assert empty == f"secretwatch: cannot read gs://{bucket}/nothing-here: no objects under this prefix\n"
+
+
+def test_a_cloud_storage_object_gone_between_listing_and_reading_is_one_line_naming_it(gcs: Any) -> None:
+    live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
+    bucket = new_gcs_bucket(gcs, {"audit/a.log": live, "audit/b.log": live})
+    with ExitStack() as stack:
+        first, second = open_inputs([f"gs://{bucket}/audit"], stack)
+        gcs.bucket(bucket).blob("audit/b.log").delete()
+
+        assert [line for line, _ in read_documents(first)] == [1]
+        with pytest.raises(SecretwatchError) as stopped:
+            list(read_documents(second))
+
+    assert str(stopped.value) == f"cannot read gs://{bucket}/audit/b.log: no such bucket or object in {bucket!r}"
+
+
+# --- without the SDKs --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
