@@ -5,7 +5,8 @@ Grammar (each node is a one-key or field mapping):
     {failed: true|false}                          HTTP >= 400, or gRPC 1..16 on GKE (AuditEvent.failed)
     {field: NAME, OP: VALUE}                      OP one of: equals, in, glob, prefix, contains, exists
 Tuple fields (groups, source_ips) match when any element matches; `exists` means non-empty there.
-String comparisons are exact and case-sensitive, as Kubernetes values are.
+String comparisons are exact and case-sensitive, as Kubernetes values are. A glob is fnmatch's (case-sensitive,
+`*` matching newlines too); one whose only wildcards are a leading and/or trailing `*` compiles to a string test.
 Bounds, because every event that passes the pre-filter pays for the condition: a list holds at most MAX_VALUES
 values, a string at most MAX_TEXT characters, a glob at most MAX_GLOB (matching costs the pattern's length
 times the value's).
@@ -34,6 +35,9 @@ _TUPLE_FIELDS = ("groups", "source_ips")
 #: Operators whose every accepted value contains one of the condition's strings.
 _CONTAINING_OPS = ("equals", "in", "prefix", "contains")
 _NAMES = itertools.count()
+#: Fields read by an expression rather than by name: AuditEvent.source_ip is a property, and a property call
+#: costs three times this (secret rules test it on every event).
+_SUBJECTS = {"source_ip": "(e.source_ips[0] if e.source_ips else None)"}
 _OP_COST = {"exists": 2, "equals": 2, "in": 2, "prefix": 3, "contains": 3, "glob": 4}
 MAX_VALUES = 1_000
 MAX_TEXT = 1_024
@@ -139,7 +143,7 @@ def _compile_field(node: Mapping[str, Any], where: str) -> Compiled:
             expression = f"any({_value_test(op, value, 'x', constants, f'{where}.{op}')} for x in e.{name})"
         return _compiled(where, expression, constants, fields, requires=requires, cost=cost + 1, glob_chars=globs)
     # Values are never None (the schema refuses null), so None compares unequal and is in no set.
-    expression = _value_test(op, value, f"e.{name}", constants, f"{where}.{op}")
+    expression = _value_test(op, value, _SUBJECTS.get(name, f"e.{name}"), constants, f"{where}.{op}")
     return _compiled(where, expression, constants, fields, requires=requires, cost=cost, glob_chars=globs)
 
 
@@ -191,12 +195,76 @@ def _value_test(op: str, value: object, subject: str, constants: dict[str, objec
         return f"({subject} in {_constant(constants, frozenset(_scalars(value, where)))})"
     strings = tuple(_strings(value, where, MAX_GLOB if op == "glob" else MAX_TEXT))
     if op == "glob":
-        pattern = re.compile("|".join(f"(?:{translate(item)})" for item in strings), re.DOTALL)
-        return f"(isinstance({subject}, str) and {_constant(constants, pattern.match)}({subject}) is not None)"
+        return f"(isinstance({subject}, str) and {_glob_test(strings, subject, constants)})"
     if op == "prefix":
         return f"(isinstance({subject}, str) and {subject}.startswith({strings!r}))"
     found = " or ".join(f"{item!r} in {subject}" for item in strings)
     return f"(isinstance({subject}, str) and ({found}))"
+
+
+def _glob_test(patterns: tuple[str, ...], subject: str, constants: dict[str, object]) -> str:
+    """The test that the string named by `subject` matches one of the globs, as an expression. A glob whose only
+    wildcards are a leading or trailing `*` is a test of equality, prefix, suffix or containment, no regex; the
+    others are one regex, whose answers are remembered per value (user agents repeat)."""
+    tests, general = [], []
+    for pattern in patterns:
+        simple = _simple_glob(pattern)
+        if simple is None:
+            general.append(pattern)
+        elif simple == ("", "in"):  # `*`: every string
+            return "True"
+        else:
+            tests.append(_LITERAL_TESTS[simple[1]].format(text=simple[0], subject=subject))
+    if general:
+        regex = re.compile("|".join(f"(?:{translate(item)})" for item in general), re.DOTALL)
+        tests.append(f"{_constant(constants, _remembered(regex.match))}({subject})")
+    return f"({' or '.join(tests)})"
+
+
+#: Single-character classes that stand for the character itself: how a glob writes a literal `*`, `?` or `[`.
+_ESCAPED = re.compile(r"(\[[*?[]\])")
+_LITERAL_TESTS = {
+    "=": "({subject} == {text!r})",
+    "^": "{subject}.startswith({text!r})",
+    "$": "{subject}.endswith({text!r})",
+    "in": "({text!r} in {subject})",
+}
+
+
+def _simple_glob(pattern: str) -> tuple[str, str] | None:
+    """(text, how) for a glob that is `text` ("="), `text*` ("^"), `*text` ("$") or `*text*` ("in"), with
+    `[*]`, `[?]` and `[[]` read as the character; `*` alone is ("", "in"). None for any other glob."""
+    leading = pattern.startswith("*")
+    trailing = pattern.endswith("*") and len(pattern) > 1
+    parts = _ESCAPED.split(pattern[int(leading) : len(pattern) - int(trailing)])
+    if any(char in part for part in parts[::2] for char in "*?["):
+        return None
+    text = "".join(part[1] if index % 2 else part for index, part in enumerate(parts))
+    if leading or trailing:
+        return text, ("in" if (leading and trailing) or not text else "$" if leading else "^")
+    return text, "="
+
+
+#: Values longer than this are matched every time rather than remembered, and a memo holds at most MEMO_SIZE.
+MEMO_LONGEST = 512
+MEMO_SIZE = 4_096
+
+
+def _remembered(match: Callable[[str], object]) -> Callable[[str], bool]:
+    """`match(value) is not None`, remembered per value in a bounded dict (cleared when full)."""
+    known: dict[str, bool] = {}
+
+    def matches(value: str) -> bool:
+        found = known.get(value)
+        if found is None:
+            found = match(value) is not None
+            if len(value) <= MEMO_LONGEST:
+                if len(known) >= MEMO_SIZE:
+                    known.clear()
+                known[value] = found
+        return found
+
+    return matches
 
 
 def _exists(subject: str, value: object, where: str, *, of_tuple: bool) -> str:

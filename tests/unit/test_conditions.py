@@ -172,3 +172,67 @@ def test_a_long_chain_of_nots_still_decides_correctly() -> None:
         node = {"not": node}
 
     assert compile_condition(node).predicate(ev(failed=True)) is True
+
+
+# -- globs: `*text*`, `text*`, `*text` and `text` are plain string tests; any other glob is a regex --------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching", "not_matching"),
+    [
+        ("*kali-amd64", ["Debian kali-amd64", "kali-amd64"], ["kali-amd64 (x)", "kali-arm64"]),
+        ("curl/*", ["curl/8.5.0", "curl/"], ["xcurl/8", "Curl/8"]),
+        ("*distrib#kali*", ["a distrib#kali b", "distrib#kali"], ["distrib#Kali", "distrib kali"]),
+        ("kubectl", ["kubectl"], ["kubectl/v1", "xkubectl"]),
+        ("*", ["", "anything\nat all"], []),
+        ("**", ["", "x"], []),
+        ("*[*]*", ["a*b", "*"], ["ab", ""]),
+        ("[*]*", ["*b"], ["b*"]),
+        ("*[?]", ["why?"], ["why"]),
+        ("*[[]*", ["a[b"], ["ab"]),
+        ("*a?c*", ["xabcx", "a\nc"], ["ac", "abbc"]),
+        ("*[ab]x", ["-ax", "bx"], ["cx", "x"]),
+        ("*[!a]x", ["bx"], ["ax", "x"]),
+        ("a*c", ["ac", "abc", "a\nc"], ["acd", "bc"]),
+        ("*a[*", ["xa[", "a["], ["a*"]),
+        ("*kubernetes/$Format*", ["kube-probe kubernetes/$Format x"], ["kubernetes/v1.29"]),
+    ],
+)  # fmt: skip
+def test_each_glob_shape_matches_as_fnmatch_does(pattern: str, matching: list[str], not_matching: list[str]) -> None:
+    predicate = compile_condition({"field": "user_agent", "glob": pattern}).predicate
+
+    for agent in matching + not_matching:
+        assert predicate(ev(user_agent=agent)) is (agent in matching) is fnmatch.fnmatchcase(agent, pattern), agent
+
+
+@pytest.mark.parametrize("pattern", ["*kali-amd64", "curl/*", "*distrib#kali*", "kubectl", "*[*]*", "*[?]", "*"])
+def test_a_glob_with_only_a_leading_or_trailing_star_is_no_regex(pattern: str) -> None:
+    compiled = compile_condition({"field": "user_agent", "glob": [pattern, "*also*"]})
+
+    assert compiled.constants == {}  # a regex (or its memo) would be a constant the expression names
+
+
+def test_a_general_glob_is_answered_alike_from_its_memo_and_for_values_too_long_to_remember() -> None:
+    predicate = compile_condition({"field": "user_agent", "glob": ["*a?c*", "*kali-amd64"]}).predicate
+    long_agent = "x" * 100_000 + "abc"
+
+    for _ in range(2):
+        assert predicate(ev(user_agent="xabcx")) is True
+        assert predicate(ev(user_agent="xacx")) is False
+        assert predicate(ev(user_agent="Debian kali-amd64")) is True
+        assert predicate(ev(user_agent=long_agent)) is True
+        assert predicate(ev(user_agent=None)) is False
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    patterns=st.lists(st.text("ab*?[]!", min_size=1, max_size=6), min_size=1, max_size=3),
+    agents=st.lists(st.text("ab*?[]!\n", max_size=6), min_size=1, max_size=5),
+)
+def test_any_glob_decides_as_fnmatch_does(patterns: list[str], agents: list[str]) -> None:
+    predicate = compile_condition({"field": "user_agent", "glob": patterns}).predicate
+
+    for agent in agents:
+        expected = any(fnmatch.fnmatchcase(agent, pattern) for pattern in patterns)
+        assert predicate(ev(user_agent=agent)) is expected, (patterns, agent)
+        assert compile_condition({"field": "groups", "glob": patterns}).predicate(ev(groups=(agent,))) is expected
