@@ -15,7 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, le
 from typing import Any
 
 from core.engine.alerting import Pending, dedup_key, pending_alert
@@ -100,6 +101,27 @@ def _readers(fields: tuple[str, ...]) -> Callable[[AuditEvent], Any]:
     return attrgetter(*fields)
 
 
+def groups(rule: Rule, spec: Counting, events: Sequence[AuditEvent]) -> dict[str, list[AuditEvent]]:
+    """The events of each group, by state key, in the order given."""
+    by_values: dict[Any, list[AuditEvent]] = {}
+    read = _readers(spec.group_by)
+    for event in events:
+        values = read(event)
+        group = by_values.get(values)
+        if group is None:
+            by_values[values] = [event]
+        else:
+            group.append(event)
+    single = len(spec.group_by) == 1
+    keyed = {state_key(rule, spec, (values,) if single else values): group for values, group in by_values.items()}
+    if len(keyed) == len(by_values):
+        return keyed
+    merged: dict[str, list[AuditEvent]] = {}  # values that differ but share a key ("a|b", "c" and "a", "b|c")
+    for event in events:
+        merged.setdefault(state_key(rule, spec, group_values(spec, event)), []).append(event)
+    return merged
+
+
 def state_key(rule: Rule, spec: Counting, values: Sequence[object]) -> str:
     return f"{spec.kind}|{rule.id}|{dedup_key(values)}"
 
@@ -114,39 +136,111 @@ def apply(
     lateness: timedelta,
     parsed: Parsed | None = None,
 ) -> Outcome[Raised]:
-    """Place a group's events (of one batch, in time order) in its windows: the new record and what it raised."""
+    """Place a group's events (of one batch, in time order) in its windows: the new record and what it raised.
+
+    As one Windows.add per event would; but when the events are in time order, as the engine gives them, a run
+    of them in the newest window is placed at once (Windows.fill while it is open, Windows.settled after).
+    """
     windows = parsed.take(value) if parsed is not None else None
     if windows is None:
         windows = Windows.from_record(value, length=spec.window, lateness=lateness)
-    raised, dirty = Raised(), False
-    for event in events:
-        counted = _distinct(spec, event)
-        if counted == "":
-            raised.without_value += 1
-            continue
-        placed, window = windows.add(event.timestamp, event.audit_id, counted, count=spec.count)
-        if placed is _TOO_LATE:
-            raised.too_late += 1
-        elif window is not None and placed in _ALERTING:
-            raised.alerts.append(_alert(rule, spec, event, window))
-        dirty = dirty or placed in _CHANGING
-    if not dirty:  # nothing changed: the windows still read as `value`
+    placing = _Placing(
+        rule, spec, events, list(map(_TIME, events)), list(map(_AUDIT_ID, events)), _values(spec, events)
+    )
+    in_order = all(map(le, placing.times, islice(placing.times, 1, None)))
+    index, size = 0, len(events)
+    while index < size:
+        end = placing.run(windows, index) if in_order and windows.windows else index
+        if end > index:
+            index = end
+        else:
+            placing.one(windows, index)
+            index += 1
+    if not placing.dirty:  # nothing changed: the windows still read as `value`
         if parsed is not None and value is not None:
             parsed.keep(value, windows)
-        return Outcome(None, None, raised)
+        return Outcome(None, None, placing.raised)
     windows.prune()
     record = windows.to_record()
     if parsed is not None:
         parsed.keep(record, windows)
-    return Outcome(record, max(windows.horizon_end(), later(now, lateness)), raised)
+    return Outcome(record, max(windows.horizon_end(), later(now, lateness)), placing.raised)
 
 
-def _distinct(spec: Counting, event: AuditEvent) -> str | None:
-    """The value counted for the event: None for audit ids, "" when the distinct field is missing."""
-    if spec.distinct is None:
+@dataclass(slots=True)
+class _Placing:
+    """One group's events of a batch being placed: their times, audit ids and counted values (None for the audit
+    id, "" when missing), and what placing them raised so far."""
+
+    rule: Rule
+    spec: Counting
+    events: Sequence[AuditEvent]
+    times: list[datetime]
+    ids: list[str]
+    values: list[str | None]
+    raised: Raised = field(default_factory=Raised)
+    #: whether the windows changed
+    dirty: bool = False
+
+    def one(self, windows: Windows, index: int) -> None:
+        counted = self.values[index]
+        if counted == "":
+            self.raised.without_value += 1
+            return
+        placed, window = windows.add(self.times[index], self.ids[index], counted, count=self.spec.count)
+        if placed is _TOO_LATE:
+            self.raised.too_late += 1
+        elif window is not None and placed in _ALERTING:
+            self.raised.alerts.append(_alert(self.rule, self.spec, self.events[index], window))
+        self.dirty = self.dirty or placed in _CHANGING
+
+    def run(self, windows: Windows, start: int) -> int:
+        """Place the run of in-order events from `start` in the newest window; where it ends (`start`: none)."""
+        newest = windows.windows[-1]
+        if newest.trigger is None:
+            end, changed, completed = windows.fill(self.times, self.ids, self.values, start, count=self.spec.count)
+            self.dirty = self.dirty or changed
+        else:
+            end, completed = windows.settled(self.times, start), False
+        if end == start:
+            return end
+        values = self.values[start:end]
+        if self.spec.distinct is not None:
+            self.raised.without_value += values.count("")
+        if completed:  # the run's last event
+            self.raised.alerts.append(_alert(self.rule, self.spec, self.events[end - 1], newest))
+            return end
+        # In an alerted window only its trigger raises anything: its alert again, when its value is counted there.
+        trigger = newest.trigger
+        if trigger is None:  # an open window: the run stopped short of completing it
+            return end
+        at = _find(self.ids, trigger, start, end)
+        while at is not None:
+            counted = values[at - start]
+            if counted != "" and (trigger if counted is None else counted) in newest.counted:
+                self.raised.alerts.append(_alert(self.rule, self.spec, self.events[at], newest))
+            at = _find(self.ids, trigger, at + 1, end)
+        return end
+
+
+def _find(items: list[str], item: str, start: int, end: int) -> int | None:
+    try:
+        return items.index(item, start, end)
+    except ValueError:
         return None
-    value = event.get(spec.distinct)
-    return "" if value is None or value == "" else str(value)
+
+
+def _values(spec: Counting, events: Sequence[AuditEvent]) -> list[str | None]:
+    """What each event counts: None for its audit id, its distinct value as text, "" when that is missing."""
+    if spec.distinct is None:
+        return [None] * len(events)
+    return [
+        value if value.__class__ is str else "" if value is None else str(value)
+        for value in map(_readers((spec.distinct,)), events)
+    ]
+
+
+_TIME, _AUDIT_ID = attrgetter("timestamp"), attrgetter("audit_id")
 
 
 def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Pending:

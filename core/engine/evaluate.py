@@ -113,12 +113,9 @@ class Engine:
     def _counted(
         self, rule: Rule, spec: counting.Counting, matched: Sequence[AuditEvent], now: datetime, result: Evaluation
     ) -> list[Pending]:
-        groups: dict[str, list[AuditEvent]] = defaultdict(list)
-        for event in matched:
-            groups[counting.state_key(rule, spec, counting.group_values(spec, event))].append(event)
         return self._commit_groups(
             rule,
-            groups,
+            counting.groups(rule, spec, matched),
             lambda group: partial(
                 counting.apply, rule, spec, group, now=now, lateness=self.lateness, parsed=self._windows
             ),

@@ -23,7 +23,7 @@ window {"s": start, "e": end, "l": last counted event, "ids": audit ids, "v": va
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -35,6 +35,7 @@ from core.timeutil import isoformat, parse_time
 #: window is always kept): one record stays well inside every backend's item limit (DynamoDB's is 400 KB).
 MAX_WINDOWS = 64
 MAX_STORED_CHARS = 48_000
+_NO_TIME = timedelta(0)
 
 
 class Placed(Enum):
@@ -57,6 +58,8 @@ class Window:
     trigger: str | None = None
     #: this window as a record's entry, once written and until it changes (untouched windows are not rewritten)
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: size(), once asked for (kept up to date by Windows.add); -1 before
+    chars: int = field(default=-1, compare=False, repr=False)
 
     @property
     def alerted(self) -> bool:
@@ -67,7 +70,10 @@ class Window:
         return self.ids if self.values is None else self.values
 
     def size(self) -> int:
-        return sum(map(len, self.ids)) + (sum(map(len, self.values)) if self.values is not None else 0)
+        """Characters of ids and values held."""
+        if self.chars < 0:
+            self.chars = sum(map(len, self.ids)) + (sum(map(len, self.values)) if self.values is not None else 0)
+        return self.chars
 
 
 @dataclass(slots=True)
@@ -102,6 +108,8 @@ class Windows:
         window.ids.append(audit_id)
         if window.values is not None:
             window.values.append(counted)
+        if window.chars >= 0:
+            window.chars += len(audit_id) + (len(counted) if window.values is not None else 0)
         window.last = max(window.last, time)
         window.raw = None
         self.newest = max(self.newest, time) if self.newest else time
@@ -110,17 +118,82 @@ class Windows:
             return Placed.COMPLETED, window
         return Placed.COUNTED, window
 
+    def settled(self, times: Sequence[datetime], start: int) -> int:
+        """Where the run of events from `start` ends whose `add` changes nothing, `times` being the events' times
+        in order: those in the newest window once it has alerted, and not too late. Each of them is REPEATED or
+        AFTER_ALERT, except the window's trigger delivered again (TRIGGER_AGAIN when its value is counted there);
+        none moves `newest`, so the floor stays where it is for the whole run. `start` when there is no such run.
+        """
+        window = self.windows[-1] if self.windows else None
+        if window is None or window.trigger is None:
+            return start
+        time = times[start]
+        if not window.start <= time < window.end:
+            return start
+        floor = self.floor
+        if floor is not None and time < floor:
+            return start
+        return bisect.bisect_left(times, window.end, lo=start)
+
+    def fill(
+        self, times: Sequence[datetime], ids: Sequence[str], values: Sequence[str | None], start: int, *, count: int
+    ) -> tuple[int, bool, bool]:
+        """Place the run of events from `start` (their times in order, audit ids and values, "" for a missing one,
+        which is passed over) that fall in the newest window while it is open, as one `add` each would: none of
+        them is too late (each counted one moves `newest` to its own time at most). Stops after the event that
+        completes the window, the window's trigger. Returns where it stopped (`start` when there is no such run),
+        whether the window changed and whether it completed.
+        """
+        window = self.windows[-1] if self.windows else None
+        if window is None or window.trigger is not None or self.lateness < _NO_TIME:
+            return start, False, False
+        time = times[start]
+        floor = self.floor
+        if not window.start <= time < window.end or (floor is not None and time < floor):
+            return start, False, False
+        end = bisect.bisect_left(times, window.end, lo=start)
+        counted, held = window.counted, set(window.counted)
+        last = -1
+        for index in range(start, end):
+            value = values[index]
+            if value == "":
+                continue
+            audit_id = ids[index]
+            item = audit_id if value is None else value
+            if item in held:  # REPEATED: the window has no trigger yet
+                continue
+            if window.values is not None:
+                window.values.append(item)
+                held.add(item)
+            else:  # audit ids are what is counted, even a value (a record of another kind of rule), as in `add`
+                held.add(audit_id)
+            window.ids.append(audit_id)
+            last = index
+            if len(counted) >= count:
+                window.trigger = audit_id
+                break
+        if last < 0:
+            return end, False, False
+        window.last = max(window.last, times[last])
+        window.raw, window.chars = None, -1
+        self.newest = max(self.newest, times[last]) if self.newest else times[last]
+        return (last + 1, True, True) if window.trigger is not None else (end, True, False)
+
     def _window_at(self, time: datetime, *, distinct: bool) -> Window:
         newest = self.windows[-1] if self.windows else None
         if newest is not None and newest.start <= time < newest.end:  # the usual case: the open window
             return newest
+        if newest is not None and time >= newest.end:  # the next usual one: a window after every other
+            window = Window(time, later(time, self.length), time, values=[] if distinct else None, chars=0)
+            self.windows.append(window)
+            return window
         index = bisect.bisect_right(self.windows, time, key=_start)
         if index and time < self.windows[index - 1].end:
             return self.windows[index - 1]
         end = later(time, self.length)
         if index < len(self.windows):
             end = min(end, self.windows[index].start)
-        window = Window(time, end, time, values=[] if distinct else None)
+        window = Window(time, end, time, values=[] if distinct else None, chars=0)
         self.windows.insert(index, window)
         return window
 
