@@ -1,0 +1,119 @@
+"""A plain local file of JSON Lines cut into byte ranges of whole lines, for `scan --jobs` workers to read, skim
+and decode each on its own (core.parallel), so the reading process neither reads nor skims the file.
+
+A file qualifies where core.sources.documents would skim it: its first non-blank line is one JSON value that the
+skimmer applies to (core.sources.skim), and it is neither gzip, nor remote, nor stdin, nor a CloudWatch Logs
+export. That first line is read here and decoded as a document, as documents.iter_pieces does; the rest is cut
+into ranges of about a given size, each ending just past a newline (or at the file's end), so no line is split.
+A worker reads its range in blocks, as documents._skimmed_lines reads a stream: the whole lines of each block are
+skimmed, and a line running past a block is joined up and cut at MAX_DOCUMENT_BYTES + 1 bytes, the rest dropped.
+Lines are numbered from 0 in a range; its reader adds the number of the range's first line, which it knows once
+the ranges before it are counted (each reports its lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from core.archives.cloudwatch import is_audit_export
+from core.remote import is_remote
+from core.sources.documents import _first_line, _is_json
+from core.sources.limits import MAX_DOCUMENT_BYTES
+from core.sources.skim import Piece, Skimmer
+
+#: Bytes read at a time in a range: as documents reads a stream.
+_BLOCK = 1024 * 1024
+#: Bytes read at a time while looking for the newline a range ends at.
+_PROBE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Bytes [start, end) of the file at `path`: whole lines (the last may lack its newline at the file's end)."""
+
+    path: str
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A file's first non-blank line as a document, the number of its line, and the offset just past it."""
+
+    number: int
+    document: bytes
+    end: int
+
+
+def ranged_head(name: str, size: int, skimmer: Skimmer | None) -> Head | None:
+    """The head of input `name` (`size` bytes, 0 when gzip or stdin) when its lines after the head may be read in
+    ranges (see the module), else None: then it is read as a stream."""
+    if skimmer is None or not size or is_remote(name) or is_audit_export(name) or not Path(name).is_file():
+        return None
+    with open(name, "rb") as file:
+        first, number = _first_line(file)
+        if first is None or not _is_json(first) or not skimmer.applies_to(first):
+            return None
+        return Head(number, first.strip(), file.tell())
+
+
+def file_ranges(path: str, start: int, end: int, size: int) -> Iterator[FileRange]:
+    """Bytes [start, end) of the file at `path`, `start` at a line's start, in ranges of whole lines, each `size`
+    bytes or a little more (up to the end of the line it would have cut)."""
+    with open(path, "rb") as file:
+        while start < end:
+            stop = _line_start(file, start + size, end)
+            yield FileRange(path, start, stop)
+            start = stop
+
+
+def _line_start(file: BinaryIO, at: int, end: int) -> int:
+    """The first offset from `at` on that starts a line (just past a newline), or `end`."""
+    if at >= end:
+        return end
+    position = at - 1  # a newline there makes `at` itself a line's start
+    file.seek(position)
+    while position < end and (block := file.read(min(_PROBE, end - position))):
+        if (found := block.find(b"\n")) >= 0:
+            return position + found + 1
+        position += len(block)
+    return end
+
+
+def range_pieces(file: BinaryIO, size: int, skimmer: Skimmer) -> Generator[Piece, None, int]:
+    """The pieces (core.sources.skim) of the next `size` bytes of `file`, whole lines numbered from 0; returns the
+    number of newlines read. Each block's whole lines are skimmed; a line running past a block is one document,
+    cut at MAX_DOCUMENT_BYTES + 1 bytes (the rest read and dropped, never held), as documents reads a stream."""
+    limit = MAX_DOCUMENT_BYTES + 1
+    number = 0
+    held: list[bytes] = []  # the start of a line that runs past the blocks read so far: at most `limit` bytes more
+    kept = 0
+    while size > 0 and (block := file.read(min(_BLOCK, size))):
+        size -= len(block)
+        last = block.rfind(b"\n")
+        if last < 0:
+            if kept <= limit:
+                held.append(block)
+                kept += len(block)
+            continue
+        start = 0
+        if held:
+            start = block.find(b"\n") + 1
+            held.append(block[: start - 1])
+            if document := b"".join(held)[:limit].strip():
+                yield number, document
+            number += 1
+        if last >= start:
+            number = yield from skimmer.pieces(block, start, last + 1, number)
+        tail = block[last + 1 :]
+        held, kept = ([tail], len(tail)) if tail else ([], 0)
+    if held and (document := b"".join(held)[:limit].strip()):
+        yield number, document
+    return number
