@@ -22,6 +22,7 @@ from core.errors import ConfigError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
 from core.pipeline import Decoder, Item, Pipeline, Skimmed, Summary
+from core.ranges import file_ranges, ranged_head
 from core.report import SkippedRecords, format_learned, format_summary
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
@@ -34,7 +35,7 @@ from core.terminal import Progress, table_width
 from core.timeutil import format_duration
 
 if TYPE_CHECKING:
-    from core.parallel import Decoded
+    from core.parallel import Decoded, Work
 
 #: What each --output other than table writes on stdout, as a jsonl sink format.
 _FORMATS = {"jsonl": "json", "ocsf": "ocsf"}
@@ -114,90 +115,133 @@ def _store_uri(value: str) -> str:
 
 
 def _run(
-    pipeline: Pipeline, inputs: Sequence[Input], args: argparse.Namespace, progress: Progress, skipped: SkippedRecords
+    pipeline: Pipeline,
+    inputs: Sequence[Input],
+    args: argparse.Namespace,
+    progress: Progress,
+    skipped: SkippedRecords,
+    *,
+    range_bytes: int | None = None,
 ) -> Summary:
-    """Decode here, or in args.jobs worker processes (core.parallel) with the same alerts and counts."""
+    """Decode here, or in args.jobs worker processes (core.parallel) with the same alerts and counts; there, plain
+    local files of raw audit lines are read by the workers too, in ranges of `range_bytes` (core.ranges)."""
     decoder = pipeline.decoder(args.format)
     reader = _Reader(inputs, Skimmer.for_prefilter(pipeline.prefilter, args.format), progress, skipped)
     if args.jobs == 1:
         decoded = reader.decoded(decoder)
         return pipeline.consume(decoded, received_at=decoder.received_at, on_skip=skipped.skipped)
-    from core.parallel import decoded_in_workers
+    from core.parallel import RANGE_BYTES, decoded_in_workers
 
-    with closing(decoded_in_workers(reader.chunks(), decoder, jobs=args.jobs)) as chunks:
+    work = reader.work(range_bytes or RANGE_BYTES)
+    with closing(decoded_in_workers(work, decoder, jobs=args.jobs)) as chunks:
         decoded = chain(_in_order(chunks, progress, skipped), reader.skimmed())
         return pipeline.consume(decoded, received_at=decoder.received_at, on_skip=skipped.skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Where a chunk's documents came from: their file, the line each starts on, and their bytes with newlines."""
+
+    name: str
+    lines: list[int]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A range of a file read by a worker (core.ranges): the number of its first line (0: the line after the
+    previous range of the file) and its bytes."""
+
+    name: str
+    first: int
+    size: int
 
 
 @dataclass(slots=True)
 class _Reader:
     """The inputs' documents, read here; runs of raw audit lines no rule can match come skimmed (core.sources.skim)
-    and counted, never decoded."""
+    and counted, never decoded. With workers, files they may read themselves are only cut into ranges here."""
 
     inputs: Sequence[Input]
     skimmer: Skimmer | None
     progress: Progress
     skipped: SkippedRecords
-    #: lines skimmed per cloud while chunking for the workers, handed to the pipeline after the rest (order does
-    #: not matter for them)
+    #: lines skimmed per cloud, handed to the pipeline after the rest (order does not matter for them)
     _runs: Counter[str] = field(default_factory=Counter)
 
+    def documents(self, source: Input) -> Iterator[tuple[int, bytes]]:
+        """(line, document) for each document of `source`; its skimmed runs are counted, not given."""
+        for piece in read_documents(source, self.skimmer):
+            if isinstance(piece, SkimmedRun):
+                self.progress.advance(piece.size)
+                self._runs[piece.cloud] += piece.lines
+                continue
+            yield piece
+
     def decoded(self, decoder: Decoder) -> Iterator[Iterable[Item] | Skimmed]:
-        """Each document's items, decoded here, and the skimmed runs counted."""
+        """Each document's items, decoded here, then the skimmed runs counted."""
         for source in self.inputs:
-            for piece in read_documents(source, self.skimmer):
-                if isinstance(piece, SkimmedRun):
-                    self.progress.advance(piece.size)
-                    yield Skimmed(piece.cloud, piece.lines, piece.lines)
-                    continue
-                line, document = piece
+            for line, document in self.documents(source):
                 self.skipped.at(source.name, line)
                 self.progress.advance(len(document) + 1)
                 yield decoder(document)
+        yield from self.skimmed()
 
-    def chunks(self) -> Iterator[tuple[Place, list[bytes]]]:
-        """Each file's documents in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
+    def work(self, range_bytes: int) -> Iterator[tuple[_Chunk | _Span, Work]]:
+        """What the workers decode, in order: each file's documents in chunks of about core.parallel.CHUNK_BYTES,
+        or, for a file they may read themselves, its first line and then its ranges of about `range_bytes`."""
+        for source in self.inputs:
+            head = ranged_head(source.name, source.size, self.skimmer)
+            if head is None:
+                yield from self.chunks(source)
+                continue
+            yield _Chunk(source.name, [head.number], head.end), [head.document]
+            first = head.number + 1
+            for span in file_ranges(source.name, head.end, source.size, range_bytes):
+                yield _Span(source.name, first, span.size), span
+                first = 0
+
+    def chunks(self, source: Input) -> Iterator[tuple[_Chunk, Work]]:
+        """The documents of `source` in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
         from core.parallel import CHUNK_BYTES
 
-        for source in self.inputs:
-            lines: list[int] = []
-            chunk: list[bytes] = []
-            size = 0
-            for piece in read_documents(source, self.skimmer):
-                if isinstance(piece, SkimmedRun):
-                    self.progress.advance(piece.size)
-                    self._runs[piece.cloud] += piece.lines
-                    continue
-                line, document = piece
-                lines.append(line)
-                chunk.append(document)
-                size += len(document) + 1
-                if size >= CHUNK_BYTES:
-                    yield (source.name, lines, size), chunk
-                    lines, chunk, size = [], [], 0
-            if chunk:
-                yield (source.name, lines, size), chunk
+        lines: list[int] = []
+        chunk: list[bytes] = []
+        size = 0
+        for line, document in self.documents(source):
+            lines.append(line)
+            chunk.append(document)
+            size += len(document) + 1
+            if size >= CHUNK_BYTES:
+                yield _Chunk(source.name, lines, size), chunk
+                lines, chunk, size = [], [], 0
+        if chunk:
+            yield _Chunk(source.name, lines, size), chunk
 
     def skimmed(self) -> Iterator[Skimmed]:
-        """The lines `chunks` skimmed, counted once it is done."""
+        """The lines skimmed here, counted once the reading is done."""
         for cloud, lines in self._runs.items():
             yield Skimmed(cloud, lines, lines)
 
 
-#: Where a chunk's documents came from: their file, the line each starts on, and their bytes with newlines.
-Place = tuple[str, list[int], int]
-
-
 def _in_order(
-    chunks: Iterable[tuple[Place, Decoded]], progress: Progress, skipped: SkippedRecords
+    chunks: Iterable[tuple[_Chunk | _Span, Decoded]], progress: Progress, skipped: SkippedRecords
 ) -> Iterator[Sequence[Item] | Skimmed]:
-    """Each chunk's documents for the pipeline, telling -v where each came from; those that were only prefiltered
-    records, which can report no skipped record, come counted together."""
-    for (name, lines, size), decoded in chunks:
-        progress.advance(size)
+    """Each chunk's or range's documents for the pipeline, telling -v where each came from (a range's lines
+    counted on from those before it); those that were only prefiltered records, which can report no skipped
+    record, come counted together."""
+    first = 0  # the number of the current range's first line
+    for place, decoded in chunks:
+        progress.advance(place.size)
         yield from decoded.skimmed
+        if isinstance(place, _Span):
+            first = place.first or first
+            lines: Sequence[int] = range(first, first + decoded.lines + 1)
+            first += decoded.lines
+        else:
+            lines = place.lines
         for index, items in zip(decoded.indexes, decoded.items, strict=True):
-            skipped.at(name, lines[index])
+            skipped.at(place.name, lines[index])
             yield items
 
 

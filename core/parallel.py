@@ -7,7 +7,10 @@ only records the pre-filter skipped (most of them) come back counted per cloud (
 
 Documents travel in chunks of about CHUNK_BYTES (pickling one line at a time would cost more than it saves),
 and at most IN_FLIGHT chunks per worker are out at once, so memory stays flat however large the input. Each
-chunk's tag (where its documents came from) stays in this process, in order beside it.
+chunk's tag (where its documents came from) stays in this process, in order beside it. A plain local file of raw
+audit JSON Lines is not read here at all: it goes out as ranges of about RANGE_BYTES of whole lines
+(core.ranges), each read, skimmed and decoded by a worker, which says how many lines it read so that this
+process can number them; skimming such a file is most of the work of scanning it.
 
 Workers are forked on Linux when this process runs no other thread, as a scan does unless a store or sink
 client started one (a fork copies whatever locks other threads hold at that instant): a forked worker starts at
@@ -37,7 +40,9 @@ from typing import TypeVar
 from core.errors import SecretwatchError
 from core.pipeline import Decoder, Item, Skimmed
 from core.prefilter import Search
+from core.ranges import FileRange, range_pieces, unreadable
 from core.sources import Prefiltered
+from core.sources.skim import Piece, SkimmedRun, Skimmer
 
 T = TypeVar("T")
 
@@ -45,16 +50,24 @@ T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
 #: Chunks out per worker at most: one being decoded, one waiting, so no worker idles while results are taken.
 IN_FLIGHT = 2
+#: Bytes of a file a worker reads, skims and decodes at a time (core.ranges).
+RANGE_BYTES = 4 << 20
+
+#: What a worker is sent: a chunk of documents, or a range of a file to read.
+Work = list[bytes] | FileRange
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A chunk's documents decoded: those that were only prefiltered records counted per cloud (most documents,
-    and their order does not matter), and the items of the rest with their indexes in the chunk, in order."""
+    and their order does not matter), and the items of the rest with their indexes in the chunk, in order. For a
+    range of a file, the indexes are the documents' lines counted from the range's first (0), and `lines` is the
+    number of lines it ends."""
 
     skimmed: tuple[Skimmed, ...]
     items: tuple[tuple[Item, ...], ...]
     indexes: tuple[int, ...]
+    lines: int = 0
 
 
 def _search_args(search: Search[str] | Search[bytes]) -> tuple[type[Search[str]], tuple[object, ...]]:
@@ -67,10 +80,11 @@ copyreg.pickle(Search, _search_args)  # so a Decoder, which holds the Prefilter,
 
 
 def decoded_in_workers(
-    chunks: Iterable[tuple[T, list[bytes]]], decoder: Decoder, *, jobs: int
+    chunks: Iterable[tuple[T, Work]], decoder: Decoder, *, jobs: int
 ) -> Generator[tuple[T, Decoded], None, None]:
-    """(tag, decoded) for each (tag, chunk of documents), in order, each decoded by `decoder` in one of `jobs`
-    workers. Chunks of about CHUNK_BYTES pay for their trip; the tags stay in this process.
+    """(tag, decoded) for each (tag, chunk of documents or range of a file), in order, each decoded by `decoder`
+    in one of `jobs` workers, a range's lines skimmed by the skimmer of its pre-filter and format. Chunks of about
+    CHUNK_BYTES pay for their trip; the tags stay in this process.
 
     Close it (contextlib.closing) to stop early: the workers finish the chunk they hold and exit.
     """
@@ -119,21 +133,49 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 _decoder: Decoder | None = None
+_skimmer: Skimmer | None = None
 
 
 def _start(decoder: Decoder) -> None:
-    """In each worker, once: keep the run's decoder (its pre-filter compiled again as it was unpickled)."""
-    global _decoder  # noqa: PLW0603 - one decoder per worker process, set before any chunk arrives
-    _decoder = decoder
+    """In each worker, once: keep the run's decoder (its pre-filter compiled again as it was unpickled), and the
+    skimmer of its pre-filter and format (a compiled test does not pickle; the reading process has the same)."""
+    global _decoder, _skimmer  # one of each per worker process, set before any chunk arrives
+    _decoder, _skimmer = decoder, Skimmer.for_prefilter(decoder.prefilter, decoder.fmt)
 
 
-def _decode(chunk: list[bytes]) -> Decoded:
-    """In a worker: the chunk's documents decoded, those that were only prefiltered records counted."""
+def _decode(work: Work) -> Decoded:
+    """In a worker: the chunk's documents, or the range's lines read and skimmed, decoded."""
+    if isinstance(work, list):
+        return _decoded(enumerate(work))
+    assert _skimmer is not None, "ranges are sent with a skimmer"
+    lines: list[int] = []
+    try:
+        with open(work.path, "rb") as file:
+            file.seek(work.start)
+            decoded = _decoded(_ending(range_pieces(file, work.size, _skimmer), lines))
+    except OSError as exc:
+        raise unreadable(work.path, exc) from None
+    return Decoded(decoded.skimmed, decoded.items, decoded.indexes, lines[0])
+
+
+def _ending(pieces: Generator[Piece, None, int], end: list[int]) -> Iterator[Piece]:
+    """`pieces`, then what they return put in `end`."""
+    end.append((yield from pieces))
+
+
+def _decoded(pieces: Iterable[Piece]) -> Decoded:
+    """Documents decoded, those that were only prefiltered records counted, and skimmed lines counted with them."""
     assert _decoder is not None, "the pool's initializer sets the decoder"
     skimmed: dict[str, list[int]] = {}
     items: list[tuple[Item, ...]] = []
     indexes: list[int] = []
-    for index, document in enumerate(chunk):
+    for piece in pieces:
+        if isinstance(piece, SkimmedRun):
+            counts = skimmed.setdefault(piece.cloud, [0, 0])
+            counts[0] += piece.lines
+            counts[1] += piece.lines
+            continue
+        index, document = piece
         decoded = tuple(_decoder(document))
         if len(decoded) == 1 and isinstance(only := decoded[0], Prefiltered):
             counts = skimmed.setdefault(only.cloud, [0, 0])

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.archives.cloudwatch import is_audit_export
+from core.errors import SecretwatchError
 from core.remote import is_remote
 from core.sources.documents import _first_line, _is_json
 from core.sources.limits import MAX_DOCUMENT_BYTES
@@ -57,21 +58,32 @@ def ranged_head(name: str, size: int, skimmer: Skimmer | None) -> Head | None:
     ranges (see the module), else None: then it is read as a stream."""
     if skimmer is None or not size or is_remote(name) or is_audit_export(name) or not Path(name).is_file():
         return None
-    with open(name, "rb") as file:
-        first, number = _first_line(file)
-        if first is None or not _is_json(first) or not skimmer.applies_to(first):
-            return None
-        return Head(number, first.strip(), file.tell())
+    try:
+        with open(name, "rb") as file:
+            first, number = _first_line(file)
+            if first is None or not _is_json(first) or not skimmer.applies_to(first):
+                return None
+            return Head(number, first.strip(), file.tell())
+    except OSError:  # read as a stream, which says why it cannot be read
+        return None
 
 
 def file_ranges(path: str, start: int, end: int, size: int) -> Iterator[FileRange]:
     """Bytes [start, end) of the file at `path`, `start` at a line's start, in ranges of whole lines, each `size`
     bytes or a little more (up to the end of the line it would have cut)."""
-    with open(path, "rb") as file:
-        while start < end:
-            stop = _line_start(file, start + size, end)
-            yield FileRange(path, start, stop)
-            start = stop
+    try:
+        with open(path, "rb") as file:
+            while start < end:
+                stop = _line_start(file, start + size, end)
+                yield FileRange(path, start, stop)
+                start = stop
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: str, exc: OSError) -> SecretwatchError:
+    """The one line saying a file could not be read, as core.inputs says it."""
+    return SecretwatchError(f"cannot read {path}: read failed ({type(exc).__name__})")
 
 
 def _line_start(file: BinaryIO, at: int, end: int) -> int:

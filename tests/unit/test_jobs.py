@@ -3,7 +3,9 @@
 Each run is the real command in a fresh interpreter, over a folder mixing raw audit JSON Lines (malformed lines,
 duplicates, a .gz file), EKS, GKE and AKS wire documents, and the shared corpus where it is present. The 20
 denied reads the secret-access-denied threshold counts are spread one per megabyte of traffic, so they reach the
-counting process in 20 different chunks of documents (core.parallel.CHUNK_BYTES).
+counting process in 20 different chunks of documents (core.parallel.CHUNK_BYTES). Plain raw audit logs, which the
+workers read themselves in ranges of whole lines (core.ranges), are also scanned in this process with tiny ranges,
+so that range edges fall inside lines, on CRLF and blank lines, and inside a line over MAX_DOCUMENT_BYTES.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,22 @@ import orjson
 import pytest
 
 from bench.traffic import SCENARIOS, _events, wire_documents
-from core import parallel
+from core import commands, parallel
+from core.alerts.memory import MemorySink
+from core.cli import build_parser
+from core.errors import SecretwatchError
+from core.inputs import open_inputs
 from core.parallel import CHUNK_BYTES
 from core.pipeline import Pipeline, Skimmed
+from core.ranges import FileRange, ranged_head
+from core.report import SkippedRecords
 from core.rules.loader import load_rules
 from core.scenarios import build_documents
 from core.sources import Prefiltered
+from core.sources.limits import MAX_DOCUMENT_BYTES
+from core.sources.skim import Skimmer
 from core.state.memory import MemoryStore
+from core.terminal import Progress
 from tests.conftest import REPO, SHARED
 from tests.unit.engine_helpers import DENIED
 
@@ -92,8 +103,11 @@ def comparable(alerts: bytes, since: str) -> tuple[list[dict[str, Any]], list[st
     parsed = [orjson.loads(line) for line in alerts.splitlines()]
     timed = [alert for alert in parsed if alert["first_seen"] < since]
     received = {"alert_id": "", "first_seen": "", "last_seen": "", "links": ""}
-    at_receipt = sorted(orjson.dumps(alert | received, option=orjson.OPT_SORT_KEYS).decode() for alert in parsed
-                        if alert["first_seen"] >= since)
+    at_receipt = sorted(
+        orjson.dumps(alert | received, option=orjson.OPT_SORT_KEYS).decode()
+        for alert in parsed
+        if alert["first_seen"] >= since
+    )
     return timed, at_receipt
 
 
@@ -251,3 +265,102 @@ def test_workers_start_before_the_first_document_is_read() -> None:
         assert len(list(decoded)) == 1
 
     assert children_when_read[0] >= 1
+
+
+# Raw audit logs read by the workers themselves, in ranges of whole lines (core.ranges): the ranges are made tiny
+# here so that their edges fall everywhere, and each run is the scan command's own _run, in this process, with one
+# time of receipt, so that even alerts on events without a timestamp are byte for byte the same.
+
+RECEIVED = datetime(2026, 11, 5, 12, tzinfo=UTC)
+RAW_EDGES = [  # a line each: an event in CRLF, blank and white lines, malformed ones, a non-audit object
+    orjson.dumps(DENIALS[0]) + b"\r",
+    b"",
+    b" \t ",
+    MALFORMED[0],
+    b'{"kind":"Pod","apiVersion":"v1"}',
+    MALFORMED[2],
+]
+AROUND_LONG = raw_lines(0, 40, seed=22)  # the lines around one over MAX_DOCUMENT_BYTES
+
+
+def scanned(paths: list[str], jobs: int, range_bytes: int | None = None) -> tuple[Any, ...]:
+    """What `scan --jobs N PATHS` ends with: summary, every skipped record where -v lists it, and the alerts."""
+    args = build_parser().parse_args(["scan", "--state", "memory", "--jobs", str(jobs), *paths])
+    sink = MemorySink()
+    pipeline = Pipeline(load_rules(), MemoryStore(), [sink], clock=lambda: RECEIVED)
+    skipped = SkippedRecords(limit=100_000)
+    with ExitStack() as stack:
+        inputs = list(open_inputs(args.paths, stack))
+        summary = commands._run(pipeline, inputs, args, Progress(0), skipped, range_bytes=range_bytes)
+    return summary.as_dict(), skipped.listed, sink.alerts
+
+
+def edgy_raw_log(events: int, seed: int) -> bytes:
+    """Raw audit lines with the denials spread through them and RAW_EDGES every 37 lines, no final newline."""
+    lines = raw_lines(0, events, seed=seed)
+    denials = iter(DENIALS[1:])
+    text = []
+    for number, line in enumerate(lines):
+        text.append(line + (b"\r" if number % 5 == 1 else b""))
+        if number % 37 == 20:
+            text.append(RAW_EDGES[number % len(RAW_EDGES)])
+        if number % 40 == 0 and (denial := next(denials, None)) is not None:
+            text.append(orjson.dumps(denial))
+    return b"\n".join(text)
+
+
+@pytest.fixture(scope="module")
+def raw_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("raw")
+    (folder / "a_edges.jsonl").write_bytes(b"\xef\xbb\xbf\n \n" + edgy_raw_log(900, seed=21))
+    long = b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","padding":"' + b"x" * MAX_DOCUMENT_BYTES + b'"}'
+    lines = AROUND_LONG
+    (folder / "b_long.jsonl").write_bytes(b"\n".join([*lines[:20], long, MALFORMED[1], *lines[20:], b"[1,2"]))
+    (folder / "c_klog_first.log").write_bytes(b"\n".join([MALFORMED[1], *raw_lines(0, 50, seed=23)]) + b"\n")
+    (folder / "d_small.jsonl").write_bytes(b"\n".join([*raw_lines(0, 2, seed=24), MALFORMED[0]]) + b"\n")
+    for number in range(12):
+        (folder / f"e_many_{number:02}.jsonl").write_bytes(edgy_raw_log(40, seed=30 + number) + b"\n")
+    return folder
+
+
+def test_raw_logs_the_workers_read_in_ranges_are_those_the_test_means(raw_folder: Path) -> None:
+    skimmer = Skimmer.for_prefilter(Pipeline(load_rules(), MemoryStore(), []).prefilter, "auto")
+    ranged = {path.name for path in raw_folder.iterdir() if ranged_head(str(path), path.stat().st_size, skimmer)}
+    assert ranged == {path.name for path in raw_folder.iterdir()} - {"c_klog_first.log"}
+
+
+@pytest.mark.parametrize("range_bytes", [1, 700, 20_000, None])
+def test_raw_logs_read_in_ranges_by_the_workers_give_what_one_job_gives(raw_folder: Path, range_bytes: int) -> None:
+    one = scanned([str(raw_folder)], jobs=1)
+    summary, listed, alerts = one
+    assert len(alerts) == sum(summary["alerts"].values())
+
+    assert "secret-access-denied" in summary["alerts"]
+    assert summary["malformed"]["too_large"] == 1
+    assert (str(raw_folder / "b_long.jsonl"), 22, "invalid_json") in listed  # the line after the long one
+    last = len(AROUND_LONG) + 3  # the last line, without its newline
+    assert (str(raw_folder / "b_long.jsonl"), last, "invalid_json") in listed
+    edges = (raw_folder / "a_edges.jsonl").read_bytes().count(b"\n")
+    assert max(line for name, line, _ in listed if name.endswith("a_edges.jsonl")) > edges / 2
+    for jobs in (2, 3):
+        assert scanned([str(raw_folder)], jobs, range_bytes) == one
+
+
+def test_a_raw_log_that_is_one_range_gives_what_one_job_gives(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_bytes(edgy_raw_log(60, seed=40) + b"\n")
+
+    assert scanned([str(path)], jobs=2, range_bytes=1 << 30) == scanned([str(path)], jobs=1)
+
+
+def test_a_range_whose_file_is_gone_when_its_worker_reads_it_is_one_line(tmp_path: Path) -> None:
+    decoder = Pipeline(load_rules(), MemoryStore(), []).decoder()
+    gone = FileRange(str(tmp_path / "rotated-away.log"), 0, 1000)
+
+    with (
+        pytest.raises(SecretwatchError) as raised,
+        closing(parallel.decoded_in_workers([("where", gone)], decoder, jobs=2)) as chunks,
+    ):
+        list(chunks)
+
+    assert str(raised.value) == f"cannot read {gone.path}: read failed (FileNotFoundError)"
