@@ -1,10 +1,13 @@
 """`scan --jobs`: the real CLI on audit JSON Lines, decoding in one process and in several, on the wall clock.
 
-    python -m bench.jobs [--events N] [--rounds R] [--jobs N ...] [--shape mix|eks]
+    python -m bench.jobs [--events N] [--rounds R] [--jobs N ...] [--shape mix|all-secrets|eks]
 
 The file holds bench.traffic's realistic mix (3 % of events touch secrets): `mix`, one audit.k8s.io/v1 Event per
-line as the API server's log backend writes it; `eks`, one EKS Lambda event (a CloudWatch Logs subscription's
-gzipped, base64 batch of 50-200 events) per line, where decoding is most of the work. Each run is the installed
+line as the API server's log backend writes it, where skimming the lines no rule can match is most of the work
+(--jobs workers read and skim such a file in ranges, core.ranges); `all-secrets`, the same lines for a scenario
+where every event touches secrets, so every line is decoded and evaluated; `eks`, one EKS Lambda event (a
+CloudWatch Logs subscription's gzipped, base64 batch of 50-200 events) per line, where decoding is most of the
+work. Each run is the installed
 command in a child process, `secretwatch scan --state memory --output jsonl --jobs N FILE`, not pinned: it may
 use every core this process may. Its time is the wall clock from start to exit (start-up included: what a user
 waits), and its CPU time (user + system, from wait4, its workers included), best of the rounds.
@@ -24,9 +27,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
-from bench.traffic import SCENARIOS, _events, wire_documents
+from bench.raw_cli import shape_lines
+from bench.traffic import SCENARIOS, wire_documents
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: The installed command beside this interpreter, else the module it runs.
@@ -37,7 +39,11 @@ COMMAND = (
 )
 
 
-SHAPES = {"mix": "raw audit JSON Lines, the mix", "eks": "EKS Lambda events, the mix"}
+SHAPES = {
+    "mix": "raw audit JSON Lines, the mix",
+    "all-secrets": "raw audit JSON Lines, all secrets",
+    "eks": "EKS Lambda events, the mix",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,7 @@ def measure(
 def _lines(shape: str, events: int) -> Iterator[bytes]:
     if shape == "eks":
         return wire_documents(SCENARIOS[0], "eks", events=events, seed=7)
-    return (orjson.dumps(event) for _, event in _events(SCENARIOS[0], events, seed=7))
+    return shape_lines(shape, events)  # as bench.raw_cli writes them
 
 
 def _run(path: Path, jobs: int) -> Output:
