@@ -150,7 +150,7 @@ def apply(
     in_order = all(map(le, placing.times, islice(placing.times, 1, None)))
     index, size = 0, len(events)
     while index < size:
-        end = placing.run(windows, index) if in_order and windows.windows else index
+        end = placing.run(windows, index) if in_order else index
         if end > index:
             index = end
         else:
@@ -195,15 +195,18 @@ class _Placing:
         self.dirty = self.dirty or placed in _CHANGING
 
     def run(self, windows: Windows, start: int) -> int:
-        """Place the run of in-order events from `start` in the newest window; where it ends (`start`: none)."""
-        newest = windows.windows[-1]
-        if newest.trigger is None:
+        """Place the run of in-order events from `start` in the newest window, or in one they open after it; where
+        the run ends (`start`: there is none)."""
+        newest = windows.windows[-1] if windows.windows else None
+        end, completed = start, False
+        if newest is not None and newest.trigger is not None:
+            end = windows.settled(self.times, start)
+        if end == start:
             end, changed, completed = windows.fill(self.times, self.ids, self.values, start, count=self.spec.count)
             self.dirty = self.dirty or changed
-        else:
-            end, completed = windows.settled(self.times, start), False
-        if end == start:
-            return end
+            newest = windows.windows[-1] if windows.windows else None
+        if end == start or newest is None:
+            return start
         values = self.values[start:end]
         if self.spec.distinct is not None:
             self.raised.without_value += values.count("")

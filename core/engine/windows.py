@@ -139,21 +139,25 @@ class Windows:
         self, times: Sequence[datetime], ids: Sequence[str], values: Sequence[str | None], start: int, *, count: int
     ) -> tuple[int, bool, bool]:
         """Place the run of events from `start` (their times in order, audit ids and values, "" for a missing one,
-        which is passed over) that fall in the newest window while it is open, as one `add` each would: none of
-        them is too late (each counted one moves `newest` to its own time at most). Stops after the event that
-        completes the window, the window's trigger. Returns where it stopped (`start` when there is no such run),
-        whether the window changed and whether it completed.
+        which is passed over) that fall in the newest window while it is open, or in the window the first of them
+        opens after every other, as one `add` each would: none of them is too late (each counted one moves
+        `newest` to its own time at most). Stops after the event that completes the window, its trigger. Returns
+        where it stopped (`start` when there is no such run), whether the window changed and whether it completed.
         """
-        window = self.windows[-1] if self.windows else None
-        if window is None or window.trigger is not None or self.lateness < _NO_TIME:
+        time, floor = times[start], self.floor
+        if self.lateness < _NO_TIME or (floor is not None and time < floor):
             return start, False, False
-        time = times[start]
-        floor = self.floor
-        if not window.start <= time < window.end or (floor is not None and time < floor):
+        window = self.windows[-1] if self.windows else None
+        if window is None or time >= window.end:
+            if values[start] == "":
+                return start, False, False
+            window = Window(time, later(time, self.length), time, values=None if values[start] is None else [], chars=0)
+            self.windows.append(window)
+        elif window.trigger is not None or time < window.start:
             return start, False, False
         end = bisect.bisect_left(times, window.end, lo=start)
         counted, held = window.counted, set(window.counted)
-        last = -1
+        last, chars = -1, 0
         for index in range(start, end):
             value = values[index]
             if value == "":
@@ -165,9 +169,11 @@ class Windows:
             if window.values is not None:
                 window.values.append(item)
                 held.add(item)
+                chars += len(item)
             else:  # audit ids are what is counted, even a value (a record of another kind of rule), as in `add`
                 held.add(audit_id)
             window.ids.append(audit_id)
+            chars += len(audit_id)
             last = index
             if len(counted) >= count:
                 window.trigger = audit_id
@@ -175,7 +181,7 @@ class Windows:
         if last < 0:
             return end, False, False
         window.last = max(window.last, times[last])
-        window.raw, window.chars = None, -1
+        window.raw, window.chars = None, window.chars + chars if window.chars >= 0 else -1
         self.newest = max(self.newest, times[last]) if self.newest else times[last]
         return (last + 1, True, True) if window.trigger is not None else (end, True, False)
 
