@@ -1,12 +1,16 @@
 """Skimming raw audit JSON Lines (core.sources.skim) changes speed, never what a scan finds or counts.
 
-Each property writes a file of real-shaped lines in a random order, scans it through the CLI with the skimmer and
-without it, with blocks small enough that runs, hits and lines straddle block boundaries, and compares the alerts,
-the summary and the `-v` listing. One case pins the single documented difference.
+Each property writes a file of real-shaped lines in random stretches (so blocks come dense with lines that can
+match, sparse, or with either of the built-in pack's two shared clauses the rarer), scans it through the CLI with
+the skimmer and without it, with blocks small enough that runs, hits and lines straddle block boundaries, and
+compares the alerts, the summary and the `-v` listing; with the built-in pack, and with a pack whose rules share
+no clause. Another property pins the pieces themselves, whichever way a block is skimmed. One case pins the
+single documented difference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import commands
 from core.cli import main
 from core.inputs import Input, read_documents
 from core.prefilter import Prefilter
 from core.rules.loader import load_pack
-from core.sources import documents
-from core.sources.skim import RAW_EVENT_START, SkimmedRun, Skimmer
+from core.rules.schema import Rule, parse_rule
+from core.sources import documents, skim
+from core.sources.skim import RAW_EVENT_START, Piece, SkimmedRun, Skimmer
 
-SKIMMER = Skimmer.for_prefilter(Prefilter.for_rules([rule for rule in load_pack([]) if rule.enabled]), "auto")
+
+def skimmer_for(rules: list[Rule]) -> Skimmer:
+    found = Skimmer.for_prefilter(Prefilter.for_rules(rules), "auto")
+    assert found is not None
+    return found
+
+
+SKIMMER = skimmer_for([rule for rule in load_pack([]) if rule.enabled])
 
 BASE = {
     "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "stage": "ResponseComplete",
@@ -56,6 +67,7 @@ def log_entry(n: int) -> bytes:
 KINDS = {
     "pod watch": lambda n: event(n, verb="watch", resource="pods"),
     "configmap get": lambda n: event(n, verb="get", resource="configmaps"),
+    "configmap delete": lambda n: event(n, verb="delete", resource="configmaps", agent="kubectl/v1.30"),
     "secret watch": lambda n: event(n, verb="watch", resource="secrets"),  # holds the needle, skipped by the rest
     "secret get, new client": lambda n: event(n, verb="get", resource="secrets", agent=f"curl/8.{n % 3}.0"),
     "secret get, denied": lambda n: event(n, verb="get", resource="secrets", agent="kubectl/v1.30", code=403),
@@ -71,6 +83,31 @@ KINDS = {
 }
 
 
+#: Kinds in stretches of up to 12 lines: a small block may be all one kind (dense, sparse, one clause rarer).
+STRETCHES = st.lists(st.tuples(st.sampled_from(sorted(KINDS)), st.integers(1, 12)), min_size=1, max_size=12).map(
+    lambda stretches: [kind for kind, times in stretches for _ in range(times)]
+)
+
+RULE = {
+    "title": "t", "description": "d", "severity": "low", "risk_score": 1, "type": "new_terms",
+    "mitre": ["TA0006:T1552.007"], "runbook": "r", "alert_title": "{username} is new",
+    "new_terms": {"fields": ["username", "user_agent"], "history_window": "1d"},
+}  # fmt: skip
+#: Two rules with no clause in common: a line that can match holds configmaps and delete, or secrets and watch.
+UNSHARED = {
+    "configmap-deleted.yml": {**RULE, "id": "configmap-deleted", "match": {"all": [
+        {"field": "resource", "equals": "configmaps"}, {"field": "verb", "in": ["delete", "deletecollection"]}]}},
+    "secret-watched.yml": {**RULE, "id": "secret-watched", "match": {"all": [
+        {"field": "resource", "equals": "secrets"}, {"field": "verb", "equals": "watch"}]}},
+}  # fmt: skip
+
+
+def write_unshared_pack(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, rule in UNSHARED.items():
+        (folder / name).write_bytes(orjson.dumps(rule))  # JSON is YAML
+    return folder
+
 
 def scan(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
     code = main(["scan", "--state", "memory", "--output", "jsonl", "-v", *extra, str(path)])
@@ -84,11 +121,11 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def without_skimming(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands.Skimmer, "for_prefilter", classmethod(lambda cls, prefilter, fmt: None))
+    monkeypatch.setattr(Skimmer, "for_prefilter", classmethod(lambda cls, prefilter, fmt: None))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=80))
+@given(kinds=STRETCHES)
 def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
     kinds: list[str], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
     small_blocks: None,
@@ -105,7 +142,27 @@ def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=80))
+@given(kinds=STRETCHES)
+def test_rules_sharing_no_clause_find_and_count_the_same_with_and_without_skimming(
+    kinds: list[str], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+    small_blocks: None,
+) -> None:
+    """Each block hunts one clause of each rule: configmaps or delete, with secrets or watch."""
+    folder = tmp_path_factory.mktemp("unshared")
+    pack = write_unshared_pack(folder / "rules")
+    path = folder / "audit.log"
+    path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
+
+    skimmed = scan(path, capsys, "--no-builtin-rules", "--rules", str(pack))
+    with pytest.MonkeyPatch.context() as patch:
+        without_skimming(patch)
+        plain = scan(path, capsys, "--no-builtin-rules", "--rules", str(pack))
+
+    assert skimmed == plain
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=STRETCHES)
 def test_a_cloudwatch_export_of_an_audit_stream_is_found_and_counted_the_same_with_and_without_skimming(
     kinds: list[str], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
     small_blocks: None,
@@ -145,16 +202,144 @@ def test_an_exported_audit_stream_counts_its_skimmed_events_as_aws(
     assert pieces[2:] == [SkimmedRun(28, sum(map(len, lines[2:])) + 28, "aws")]
 
 
-def test_most_lines_of_realistic_traffic_are_skimmed_and_the_rest_decoded(small_blocks: None) -> None:
+def test_most_lines_of_realistic_traffic_are_skimmed_and_the_rest_decoded() -> None:
     lines = [KINDS["pod watch"](n) for n in range(40)] + [KINDS["secret get, new client"](40)]
     lines += [KINDS["secret watch"](n) for n in range(41, 60)] + [KINDS["configmap get"](60)]
-    skimmer = Skimmer((b"secrets",), admits=lambda line: b'"get"' in line)
     block = b"\n" + b"\n".join(lines) + b"\n"
 
-    pieces = list(skimmer.pieces(block, 1, len(block), number=2))
+    pieces = list(SKIMMER.pieces(block, 1, len(block), number=2))
 
     assert pieces == [SkimmedRun(40, sum(map(len, lines[:40])) + 40), (42, lines[40]),
                       SkimmedRun(20, sum(map(len, lines[41:])) + 20)]  # fmt: skip
+
+
+# --- which strings a block is searched for ----------------------------------------------------------------
+
+
+def block_of(*stretches: tuple[int, bytes | str]) -> bytes:
+    """A block of whole lines (after the newline that ends the line before it): `times` of each line or kind."""
+    lines = [KINDS[kind](n) if isinstance(kind, str) else kind for times, kind in stretches for n in range(times)]
+    return b"\n" + b"\n".join(lines) + b"\n"
+
+
+def hunt(skimmer: Skimmer, block: bytes) -> tuple[bytes, ...] | None:
+    return skimmer.hunt(block, 1, len(block))
+
+
+def unshared_skimmer() -> Skimmer:
+    return skimmer_for([parse_rule(rule, name) for name, rule in UNSHARED.items()])
+
+
+def test_where_every_line_names_secrets_the_block_is_searched_for_get_and_list() -> None:
+    """Watches of secrets hold the one shared clause but not the other: searching for it would hit every line."""
+    block = block_of((30, "secret watch"), (2, "secret list"), (10, "pod watch"))
+
+    assert hunt(SKIMMER, block) == (b"get", b"list")
+
+
+def test_where_gets_are_common_and_secrets_rare_the_block_is_searched_for_secrets() -> None:
+    block = block_of((30, "configmap get"), (1, "secret get, denied"), (10, "pod watch"))
+
+    assert hunt(SKIMMER, block) == (b"secrets",)
+
+
+def test_a_clause_of_two_strings_must_hit_clearly_fewer_lines_to_be_searched_for() -> None:
+    """Each string searched for costs a pass over the whole block: on realistic traffic, where about as few lines
+    name secrets as hold get or list, one pass for secrets costs less than two for get and list."""
+    block = block_of((16, "pod watch"), (2, "secret watch"), (1, "secret get, denied"), (1, "configmap get"))
+
+    assert hunt(SKIMMER, block) == (b"secrets",)  # 3 lines name secrets, 2 hold get
+
+
+def test_a_block_where_most_lines_can_match_is_tested_a_line_at_a_time() -> None:
+    block = block_of((20, "secret get, new client"), (5, "secret list"), (10, "pod watch"))
+
+    assert hunt(SKIMMER, block) is None
+
+
+def test_a_block_where_fewer_than_half_the_lines_can_match_is_searched() -> None:
+    block = block_of((8, "secret get, new client"), (12, "pod watch"))
+
+    assert hunt(SKIMMER, block) is not None
+
+
+def test_without_a_shared_clause_each_rules_rarest_clause_is_searched_for() -> None:
+    """A line that can match holds configmaps and delete, or secrets and watch: one clause of each rule will do."""
+    skimmer = unshared_skimmer()
+    deletes = [event(n, verb="delete", resource="pods") for n in range(20)]
+    watches = [KINDS["pod watch"](n) for n in range(20)]
+    rare_clauses = block_of((1, "configmap delete"), (1, "secret watch"), (20, "configmap get"), (20, "secret list"))
+    rare_resources = block_of((1, "configmap delete"), (1, "secret watch"), *((1, line) for line in deletes + watches))
+
+    assert hunt(skimmer, rare_clauses) == (b"delete", b"deletecollection", b"watch")
+    assert hunt(skimmer, rare_resources) == (b"configmaps", b"secrets")
+
+
+def test_the_first_lines_of_a_block_choose_what_it_is_searched_for() -> None:
+    """Counting in the whole block costs as much as searching it; its first 16 KiB of lines decide."""
+    lines = [KINDS["secret watch"](n) for n in range(60)] + [KINDS["configmap get"](n) for n in range(60, 400)]
+    block = b"\n" + b"\n".join(lines) + b"\n"
+
+    assert sum(map(len, lines[:60])) > skim._SAMPLE
+    assert hunt(SKIMMER, block) == (b"get", b"list")
+
+
+# --- the pieces, whichever way a block is skimmed -----------------------------------------------------------
+
+EVENTS = sorted(kind for kind in KINDS if KINDS[kind](0).startswith(RAW_EVENT_START) and KINDS[kind](0).endswith(b"}"))
+
+
+def one_at_a_time(events: list[bytes], prefix: bytes, number: int, admits: Callable[[bytes], bool]) -> list[Piece]:
+    """The pieces as the module defines them for lines that are all Events: each one no rule can match is
+    skimmed, and skimmed lines next to each other come as one run of their lines and bytes."""
+    pieces: list[Piece] = []
+    run: list[bytes] = []
+    cloud = "aws" if prefix else "k8s"
+    for line_number, line in enumerate(events, number):
+        if not admits(line):
+            run.append(prefix + line)
+            continue
+        if run:
+            pieces.append(SkimmedRun(len(run), sum(map(len, run)) + len(run), cloud))
+            run = []
+        pieces.append((line_number, prefix + line))
+    if run:
+        pieces.append(SkimmedRun(len(run), sum(map(len, run)) + len(run), cloud))
+    return pieces
+
+
+def pieces_and_number(skimmer: Skimmer, block: bytes, number: int) -> tuple[list[Piece], int]:
+    pieces: list[Piece] = []
+    generator = skimmer.pieces(block, 1, len(block), number)
+    while True:
+        try:
+            pieces.append(next(generator))
+        except StopIteration as stop:
+            return pieces, stop.value
+
+
+@pytest.mark.parametrize("dense", [0.0, skim._DENSE, float("inf")], ids=["each line", "measured", "searched"])
+@pytest.mark.parametrize("pack", ["built-in", "unshared"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kinds=st.lists(st.tuples(st.sampled_from(EVENTS), st.integers(1, 15)), min_size=1, max_size=8),
+    export=st.booleans(),
+)
+def test_a_block_of_events_comes_in_the_same_pieces_however_it_is_skimmed(
+    kinds: list[tuple[str, int]], export: bool, pack: str, dense: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Testing each line, searching for the rarest clause, or as measured: the same documents with the same
+    numbers, the same runs with the same sizes, and the number after the block."""
+    monkeypatch.setattr(skim, "_DENSE", dense)
+    skimmer = SKIMMER if pack == "built-in" else unshared_skimmer()
+    events = [KINDS[kind](n) for kind, times in kinds for n in range(times)]
+    prefix = b"2026-11-20T09:00:00.000Z " if export else b""
+    block = b"\n" + b"\n".join(prefix + line for line in events) + b"\n"
+
+    pieces, after = pieces_and_number(skimmer.for_export() if export else skimmer, block, 5)
+
+    assert pieces == one_at_a_time(events, prefix, 5, skimmer.admits)
+    assert after == 5 + len(events)
 
 
 def test_a_cut_line_shaped_like_an_event_is_counted_prefiltered_when_skimmed(
