@@ -24,7 +24,6 @@ from core.engine.commit import Outcome
 from core.engine.windows import Placed, Window, Windows, later
 from core.model import AuditEvent
 from core.rules.schema import Rule
-from core.timeutil import isoformat
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +143,46 @@ def apply(
     windows = parsed.take(value) if parsed is not None else None
     if windows is None:
         windows = Windows.from_record(value, length=spec.window, lateness=lateness)
+    if len(events) <= _FEW:  # not worth making runs of: one add each
+        raised, dirty = Raised(), False
+        for event in events:
+            changed = _place(rule, spec, windows, event, _distinct(spec, event), raised=raised)
+            dirty = dirty or changed
+    else:
+        raised, dirty = _in_runs(rule, spec, events, windows)
+    if not dirty:  # nothing changed: the windows still read as `value`
+        if parsed is not None and value is not None:
+            parsed.keep(value, windows)
+        return Outcome(None, None, raised)
+    windows.prune()
+    record = windows.to_record()
+    if parsed is not None:
+        parsed.keep(record, windows)
+    return Outcome(record, max(windows.horizon_end(), later(now, lateness)), raised)
+
+
+#: Groups of at most this many events in a batch are placed one add per event (most groups, with many clients).
+_FEW = 2
+
+
+def _place(
+    rule: Rule, spec: Counting, windows: Windows, event: AuditEvent, counted: str | None, *, raised: Raised
+) -> bool:
+    """One event placed by Windows.add, `counted` being its value ("" when missing): whether the windows changed."""
+    if counted == "":
+        raised.without_value += 1
+        return False
+    placed, window = windows.add(event.timestamp, event.audit_id, counted, count=spec.count)
+    if placed is _TOO_LATE:
+        raised.too_late += 1
+    elif window is not None and placed in _ALERTING:
+        raised.alerts.append(_alert(rule, spec, event, window))
+    return placed in _CHANGING
+
+
+def _in_runs(rule: Rule, spec: Counting, events: Sequence[AuditEvent], windows: Windows) -> tuple[Raised, bool]:
+    """Place the events, a run at a time where they are in time order (see `apply`): what they raised, and
+    whether the windows changed."""
     placing = _Placing(
         rule, spec, events, list(map(_TIME, events)), list(map(_AUDIT_ID, events)), _values(spec, events)
     )
@@ -154,17 +193,10 @@ def apply(
         if end > index:
             index = end
         else:
-            placing.one(windows, index)
+            changed = _place(rule, spec, windows, events[index], placing.values[index], raised=placing.raised)
+            placing.dirty = placing.dirty or changed
             index += 1
-    if not placing.dirty:  # nothing changed: the windows still read as `value`
-        if parsed is not None and value is not None:
-            parsed.keep(value, windows)
-        return Outcome(None, None, placing.raised)
-    windows.prune()
-    record = windows.to_record()
-    if parsed is not None:
-        parsed.keep(record, windows)
-    return Outcome(record, max(windows.horizon_end(), later(now, lateness)), placing.raised)
+    return placing.raised, placing.dirty
 
 
 @dataclass(slots=True)
@@ -181,18 +213,6 @@ class _Placing:
     raised: Raised = field(default_factory=Raised)
     #: whether the windows changed
     dirty: bool = False
-
-    def one(self, windows: Windows, index: int) -> None:
-        counted = self.values[index]
-        if counted == "":
-            self.raised.without_value += 1
-            return
-        placed, window = windows.add(self.times[index], self.ids[index], counted, count=self.spec.count)
-        if placed is _TOO_LATE:
-            self.raised.too_late += 1
-        elif window is not None and placed in _ALERTING:
-            self.raised.alerts.append(_alert(self.rule, self.spec, self.events[index], window))
-        self.dirty = self.dirty or placed in _CHANGING
 
     def run(self, windows: Windows, start: int) -> int:
         """Place the run of in-order events from `start` in the newest window, or in one they open after it; where
@@ -233,6 +253,14 @@ def _find(items: list[str], item: str, start: int, end: int) -> int | None:
         return None
 
 
+def _distinct(spec: Counting, event: AuditEvent) -> str | None:
+    """The value counted for the event: None for its audit id, "" when the distinct field is missing."""
+    if spec.distinct is None:
+        return None
+    value = event.get(spec.distinct)
+    return "" if value is None or value == "" else str(value)
+
+
 def _values(spec: Counting, events: Sequence[AuditEvent]) -> list[str | None]:
     """What each event counts: None for its audit id, its distinct value as text, "" when that is missing."""
     if spec.distinct is None:
@@ -252,7 +280,7 @@ def _alert(rule: Rule, spec: Counting, event: AuditEvent, window: Window) -> Pen
         rule,
         event,
         key=key,
-        id_parts=(key, isoformat(window.start)),
+        id_parts=(key, window.start_text()),
         count=len(window.counted),
         first_seen=window.start,
         last_seen=window.last,

@@ -60,6 +60,8 @@ class Window:
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     #: size(), once asked for (kept up to date by Windows.add); -1 before
     chars: int = field(default=-1, compare=False, repr=False)
+    #: start_text(), once asked for
+    iso_start: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def alerted(self) -> bool:
@@ -68,6 +70,12 @@ class Window:
     @property
     def counted(self) -> list[str]:
         return self.ids if self.values is None else self.values
+
+    def start_text(self) -> str:
+        """The start as the record and alert ids write it (both use it: formatting a time is not cheap)."""
+        if self.iso_start is None:
+            self.iso_start = isoformat(self.start)
+        return self.iso_start
 
     def size(self) -> int:
         """Characters of ids and values held."""
@@ -265,7 +273,7 @@ def _window(raw: Mapping[str, Any]) -> Window | None:
 
 
 def _raw(window: Window) -> dict[str, Any]:
-    start = isoformat(window.start)
+    start = window.start_text()
     raw: dict[str, Any] = {
         "s": start,
         "e": isoformat(window.end),
