@@ -194,13 +194,12 @@ class Windows:
         return (last + 1, True, True) if window.trigger is not None else (end, True, False)
 
     def _window_at(self, time: datetime, *, distinct: bool) -> Window:
-        newest = self.windows[-1] if self.windows else None
-        if newest is not None and newest.start <= time < newest.end:  # the usual case: the open window
-            return newest
-        if newest is not None and time >= newest.end:  # the next usual one: a window after every other
+        if not self.windows or time >= self.windows[-1].end:  # the usual cases: the first window, or the next one
             window = Window(time, later(time, self.length), time, values=[] if distinct else None, chars=0)
             self.windows.append(window)
             return window
+        if self.windows[-1].start <= time:  # and the open window
+            return self.windows[-1]
         index = bisect.bisect_right(self.windows, time, key=_start)
         if index and time < self.windows[index - 1].end:
             return self.windows[index - 1]
