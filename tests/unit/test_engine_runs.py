@@ -177,3 +177,15 @@ def test_a_window_of_audit_ids_read_by_a_cardinality_rule_counts_ids_as_add_does
     assert seen(got.result) == seen(want.result)
     assert got.value == want.value
     assert [alert.audit_ids for alert in got.result.alerts] == [("e1", "e2", "e3")]
+
+
+def test_group_values_that_join_to_one_state_key_are_one_group_in_the_order_given() -> None:
+    spec = Counting("thr", ("username", "user_agent"), 3, 5 * MINUTE)
+    first = msgspec.structs.replace(read(1), username="a|b", user_agent="c")
+    second = msgspec.structs.replace(read(2, MINUTE), username="a", user_agent="b|c")
+    third = msgspec.structs.replace(read(3, 2 * MINUTE), username="a|b", user_agent="c")
+    other = msgspec.structs.replace(read(4, 3 * MINUTE), username="z", user_agent=None)
+
+    groups = counting.groups(DENIED, spec, [first, second, third, other])
+
+    assert groups == {f"thr|{DENIED.id}|a|b|c": [first, second, third], f"thr|{DENIED.id}|z|": [other]}
