@@ -60,7 +60,11 @@ def isoformat(value: datetime) -> str:
     parse_time reads them back; strftime writes year 1 as `1`)."""
     if value.tzinfo is not UTC:  # naive (local time), another zone or another object for UTC
         value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drops the "+00:00" isoformat writes for UTC
+    # The fields formatted as numbers: what isoformat(timespec="microseconds") writes, less its "+00:00", in
+    # about half the time (one per alert and per window written).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+    )  # fmt: skip
 
 
 def utcnow() -> datetime:
