@@ -30,14 +30,17 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+import msgspec
+
 from core.errors import SecretwatchError
+from core.model import AuditEvent
 from core.pipeline import Decoder, Item, Skimmed
 from core.prefilter import Search
 from core.ranges import FileRange, range_pieces, unreadable
@@ -57,17 +60,53 @@ RANGE_BYTES = 4 << 20
 Work = list[bytes] | FileRange
 
 
+_PACK_EVENTS = msgspec.msgpack.Encoder()
+_UNPACK_EVENTS = msgspec.msgpack.Decoder(list[AuditEvent])
+#: The shape of a document that is one audit event (most admitted ones): one object, which pickle sends once.
+_ONE_EVENT: tuple[None] = (None,)
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A chunk's documents decoded: those that were only prefiltered records counted per cloud (most documents,
     and their order does not matter), and the items of the rest with their indexes in the chunk, in order. For a
     range of a file, the indexes are the documents' lines counted from the range's first (0), and `lines` is the
-    number of lines it ends."""
+    number of lines it ends.
+
+    The events travel as one msgpack array (`events`) beside each document's shape (its items, None where an event
+    stands): pickling an event costs about 9 µs each way, a sixth of that in msgpack, and the unpickling would fall
+    on the process that evaluates.
+    """
 
     skimmed: tuple[Skimmed, ...]
-    items: tuple[tuple[Item, ...], ...]
+    events: bytes
+    shapes: tuple[tuple[Item | None, ...], ...]
     indexes: tuple[int, ...]
     lines: int = 0
+
+    @classmethod
+    def of(
+        cls, skimmed: tuple[Skimmed, ...], items: Sequence[tuple[Item, ...]], indexes: Sequence[int], lines: int = 0
+    ) -> Decoded:
+        events = [item for document in items for item in document if isinstance(item, AuditEvent)]
+        shapes = tuple(_shape(document) for document in items)
+        return cls(skimmed, _PACK_EVENTS.encode(events), shapes, tuple(indexes), lines)
+
+    @property
+    def items(self) -> Iterator[tuple[Item, ...]]:
+        """Each document's items, as decoded."""
+        events = iter(_UNPACK_EVENTS.decode(self.events))
+        for shape in self.shapes:
+            if shape == _ONE_EVENT:  # an equal tuple: unpickling makes its own
+                yield (next(events),)
+            else:
+                yield tuple(next(events) if item is None else item for item in shape)
+
+
+def _shape(document: tuple[Item, ...]) -> tuple[Item | None, ...]:
+    if len(document) == 1 and isinstance(document[0], AuditEvent):
+        return _ONE_EVENT
+    return tuple(None if isinstance(item, AuditEvent) else item for item in document)
 
 
 def _search_args(search: Search[str] | Search[bytes]) -> tuple[type[Search[str]], tuple[object, ...]]:
@@ -155,7 +194,7 @@ def _decode(work: Work) -> Decoded:
             decoded = _decoded(_ending(range_pieces(file, work.size, _skimmer), lines))
     except OSError as exc:
         raise unreadable(work.path, exc) from None
-    return Decoded(decoded.skimmed, decoded.items, decoded.indexes, lines[0])
+    return Decoded(decoded.skimmed, decoded.events, decoded.shapes, decoded.indexes, lines[0])
 
 
 def _ending(pieces: Generator[Piece, None, int], end: list[int]) -> Iterator[Piece]:
@@ -185,4 +224,4 @@ def _decoded(pieces: Iterable[Piece]) -> Decoded:
             items.append(decoded)
             indexes.append(index)
     counted = tuple(Skimmed(cloud, documents, events) for cloud, (documents, events) in skimmed.items())
-    return Decoded(counted, tuple(items), tuple(indexes))
+    return Decoded.of(counted, items, indexes)

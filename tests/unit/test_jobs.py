@@ -364,3 +364,27 @@ def test_a_range_whose_file_is_gone_when_its_worker_reads_it_is_one_line(tmp_pat
         list(chunks)
 
     assert str(raised.value) == f"cannot read {gone.path}: read failed (FileNotFoundError)"
+
+
+def test_decoded_items_travel_to_the_evaluating_process_as_they_were_decoded() -> None:
+    """Events cross as one msgpack array beside each document's shape; every field must come back the same."""
+    import pickle
+
+    from core.model import AuditEvent
+    from core.sources.items import Skip
+
+    full = AuditEvent(
+        "gcp", datetime(2026, 11, 2, 0, 0, 1, 328603, tzinfo=UTC), "id-1", "ResponseComplete", "prod", "get",
+        "secrets", None, "payments", "db", "", "v1", "eve@example.com", "admin", ("system:authenticated",),
+        ("203.0.113.7", "10.0.0.1"), "curl/8.5.0", "/api/v1/namespaces/payments/secrets/db", 403, "forbidden",
+        True, "forbid", "pod-1", "node-1", frozenset({"audit_id"}), "project-1",
+    )  # fmt: skip
+    early = AuditEvent("k8s", datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC), "id-2")
+    other = Skip("other_category", malformed=False, cloud="azure")
+    documents = [(full,), (Skip("invalid_json", malformed=True),), (early, other), (full, full)]
+
+    decoded = pickle.loads(pickle.dumps(parallel.Decoded.of((), documents, [0, 3, 4, 9], lines=12)))
+
+    assert list(decoded.items) == documents
+    assert [items[0].timestamp.tzinfo for items in decoded.items if isinstance(items[0], AuditEvent)] == [UTC] * 3
+    assert (decoded.indexes, decoded.lines) == ((0, 3, 4, 9), 12)
