@@ -13,6 +13,10 @@ from core.rules.schema import Rule, parse_rule
 from core.rules.validation import SchemaError
 
 BUILTIN_DIR = Path(__file__).parent
+#: The built-in rule files are read by libyaml where PyYAML has it: ten times quicker than the pure-Python parser
+#: bounded_yaml needs (a fifth of a second off every start and cold start). They are part of the installed code,
+#: so the bounds against hostile YAML, which every other rule file gets, add nothing for them.
+_BUILTIN_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 #: The largest rule file read (the built-in ones are under 16 KiB).
 MAX_FILE_BYTES = 256 * 1024
 
@@ -27,7 +31,7 @@ def rule_files(paths: Iterable[Path] = ()) -> list[Path]:
 
 def load_rule(path: Path) -> Rule:
     try:
-        data = bounded_yaml.load(read_bounded(path, RuleError))
+        data = _load_yaml(path, read_bounded(path, RuleError))
     except bounded_yaml.YamlBoundError as exc:
         raise RuleError(str(exc), path=str(path)) from exc
     except yaml.YAMLError as exc:
@@ -38,6 +42,12 @@ def load_rule(path: Path) -> Rule:
         return parse_rule(data, str(path))
     except SchemaError as exc:  # one line per problem, each naming the file
         raise RuleError("\n".join(f"{path}: {problem}" for problem in exc.problems)) from exc
+
+
+def _load_yaml(path: Path, text: str) -> object:
+    if _BUILTIN_LOADER is not None and path.resolve().parent == BUILTIN_DIR.resolve():
+        return yaml.load(text, Loader=_BUILTIN_LOADER)  # a safe loader (CSafeLoader)
+    return bounded_yaml.load(text)
 
 
 def read_bounded(path: Path, error: Callable[[str], Exception]) -> str:

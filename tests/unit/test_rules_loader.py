@@ -72,3 +72,26 @@ def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="no rule files"):
         load_rules([tmp_path])
+
+
+@pytest.mark.parametrize("path", sorted(BUILTIN_DIR.glob("*.yml")), ids=lambda path: path.name)
+def test_a_built_in_rule_file_reads_the_same_through_libyaml_as_through_the_bounded_loader(path: Path) -> None:
+    import yaml
+
+    from core.rules import bounded_yaml, loader
+
+    text = path.read_text()
+
+    assert loader._load_yaml(path, text) == bounded_yaml.load(text)
+    assert loader._BUILTIN_LOADER is getattr(yaml, "CSafeLoader", None)
+
+
+def test_a_rule_file_outside_the_package_is_read_with_the_bounds(tmp_path: Path) -> None:
+    laughs = tmp_path / "laughs.yml"
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    pairs = zip("abcd", "bcde", strict=True)
+    levels += [f"{key}: &{key} [{', '.join([f'*{previous}'] * 10)}]" for previous, key in pairs]
+    laughs.write_text("\n".join(levels) + "\n")
+
+    with pytest.raises(RuleError, match=r"e: expands to more than 100,000 YAML nodes"):
+        load_rules([laughs])
