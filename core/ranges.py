@@ -21,7 +21,7 @@ from typing import BinaryIO
 from core.archives.cloudwatch import is_audit_export
 from core.errors import SecretwatchError
 from core.remote import is_remote
-from core.sources.documents import _first_line, _is_json
+from core.sources.documents import first_line, is_json
 from core.sources.limits import MAX_DOCUMENT_BYTES
 from core.sources.skim import Piece, Skimmer
 
@@ -60,8 +60,8 @@ def ranged_head(name: str, size: int, skimmer: Skimmer | None) -> Head | None:
         return None
     try:
         with open(name, "rb") as file:
-            first, number = _first_line(file)
-            if first is None or not _is_json(first) or not skimmer.applies_to(first):
+            first, number = first_line(file)
+            if first is None or not is_json(first) or not skimmer.applies_to(first):
                 return None
             return Head(number, first.strip(), file.tell())
     except OSError:  # read as a stream, which says why it cannot be read

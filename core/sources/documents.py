@@ -47,10 +47,10 @@ def iter_pieces(stream: BinaryIO, skimmer: Skimmer | None) -> Iterator[Piece]:
     """What iter_numbered_documents yields, but with a `skimmer` the JSON Lines after the first come skimmed:
     runs of raw audit Events no rule can match come counted as SkimmedRuns (core.sources.skim). An export
     skimmer reads a CloudWatch Logs export's `<time> <message>` lines as JSON Lines too."""
-    first, number = _first_line(stream)
+    first, number = first_line(stream)
     if first is None:
         return
-    if _is_json(first) or (skimmer is not None and skimmer.export and skimmer.applies_to(first)):
+    if is_json(first) or (skimmer is not None and skimmer.export and skimmer.applies_to(first)):
         yield number, first.strip()
         if skimmer is None or not skimmer.applies_to(first):
             yield from _block_lines(stream, start=number + 1)
@@ -61,13 +61,13 @@ def iter_pieces(stream: BinaryIO, skimmer: Skimmer | None) -> Iterator[Piece]:
         yield number, _whole(first, stream)
         return
     held = first + stream.read(max(MAX_DOCUMENT_BYTES + 1 - len(first), 0))
-    if len(held) <= MAX_DOCUMENT_BYTES and _is_json(held):
+    if len(held) <= MAX_DOCUMENT_BYTES and is_json(held):
         yield number, held
         return
     yield from _lines(BytesIO(held), then=stream, start=number)
 
 
-def _first_line(stream: BinaryIO) -> tuple[bytes | None, int]:
+def first_line(stream: BinaryIO) -> tuple[bytes | None, int]:
     """The first non-blank line and its number."""
     line, number = _line(stream).removeprefix(_BOM), 1
     while line:
@@ -167,7 +167,7 @@ def _whole(first: bytes, stream: BinaryIO) -> bytes:
     return document
 
 
-def _is_json(text: bytes) -> bool:
+def is_json(text: bytes) -> bool:
     """Whether `text` is one complete JSON value: checked by msgspec, which builds nothing while it checks."""
     try:
         msgspec.json.decode(text, type=msgspec.Raw)
