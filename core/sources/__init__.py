@@ -24,6 +24,7 @@ or steps aside for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
@@ -52,6 +53,16 @@ _PUSH_FORMATS = frozenset({"auto", "gke"})
 _EVENT_FORMATS = frozenset({"auto", "k8s"})
 #: How the API server's log backend begins each line (Go writes the Event's fields in order, kind first).
 _EVENT_OPENING = b'{"kind":"Event",'
+#: The first key of a document, when it is a plain one near its start.
+_FIRST_KEY = re.compile(rb'\s{0,64}\{\s{0,64}"([A-Za-z_]{1,32})"')
+#: The keys of an audit Event (audit.k8s.io/v1) and of Panther's export of one (p_*): a document whose first key is
+#: another (an envelope: `records`, `awslogs`, `message`...) is not tried as one Event the fast way, which would
+#: read the whole envelope to find no auditID in it (2 µs an event on AKS bodies); the general way decides.
+_EVENT_KEYS = frozenset({
+    "kind", "apiVersion", "level", "auditID", "stage", "requestURI", "verb", "user", "impersonatedUser",
+    "sourceIPs", "userAgent", "objectRef", "responseStatus", "requestObject", "responseObject",
+    "requestReceivedTimestamp", "stageTimestamp", "annotations", "metadata", "timestamp",
+})  # fmt: skip
 #: The one output of a skipped document, per cloud (Prefiltered is frozen, so one of each serves every call).
 _PREFILTERED: dict[Cloud, tuple[Prefiltered]] = {
     cloud: (Prefiltered(cloud),) for cloud in ("k8s", "aws", "gcp", "azure")
@@ -105,9 +116,19 @@ def decode(
                 return outputs
         elif fmt in _PUSH_FORMATS and (message := pubsub_text.read(document)):
             return _push_body(message, fmt, Origin(received_at, prefilter=prefilter))
-        elif fmt in _EVENT_FORMATS and (outputs := _one_event(document, fmt, received_at, prefilter)) is not None:
+        elif (
+            fmt in _EVENT_FORMATS
+            and _may_be_an_event(document)
+            and (outputs := _one_event(document, fmt, received_at, prefilter)) is not None
+        ):
             return outputs
     return _walk(document, fmt, Origin(received_at, prefilter=prefilter), depth=0)
+
+
+def _may_be_an_event(document: bytes) -> bool:
+    """Whether a document may be one audit Event, by its first key (one read unless it starts unusually)."""
+    first = _FIRST_KEY.match(document)
+    return first is None or first[1].decode() in _EVENT_KEYS or first[1].startswith(b"p_")
 
 
 def _one_event(

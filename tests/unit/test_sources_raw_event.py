@@ -79,6 +79,24 @@ def test_a_secret_read_is_read_and_a_configmap_read_is_skipped_unparsed() -> Non
     assert skipped == Prefiltered("k8s")
 
 
+def test_an_event_in_any_key_order_is_read_the_fast_way_and_an_envelope_is_left_to_the_general_way() -> None:
+    """The fast way is tried on a document whose first key is an Event's (or Panther's p_*), or that starts
+    unusually; an envelope (AKS `records`, EKS `awslogs`) goes straight the general way. Results are equal."""
+    reordered = orjson.dumps({"verb": SECRET_GET["verb"], **SECRET_GET})
+    panther = orjson.dumps({"p_log_type": "Amazon.EKS.Audit", **SECRET_GET})
+    spaced = b'  {  "auditID" : "x-1", ' + orjson.dumps(SECRET_GET)[1:]
+    unknown_first = orjson.dumps({"cluster_note": "prod", **SECRET_GET})
+    aks_body = orjson.dumps(
+        {"records": [{"category": "kube-audit", "properties": {"log": orjson.dumps(SECRET_GET).decode()}}]}
+    )
+
+    for document in (reordered, panther, spaced, unknown_first, aks_body):
+        assert_same_every_way(document)
+    assert [is_fast(document) for document in (reordered, panther, spaced)] == [True, True, True]
+    assert [is_fast(document) for document in (unknown_first, aks_body)] == [False, False]
+    assert sum(1 for item in decode(unknown_first, received_at=RECEIVED_AT) if isinstance(item, AuditEvent)) == 1
+
+
 def test_a_panther_sample_is_counted_as_its_cloud_when_skipped() -> None:
     line = orjson.dumps({**CONFIGMAP_GET, "p_log_type": "Amazon.EKS.Audit"})
 
