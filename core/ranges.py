@@ -5,7 +5,7 @@ A file qualifies where core.sources.documents would skim it: its first non-blank
 skimmer applies to (core.sources.skim), and it is neither gzip, nor remote, nor stdin, nor a CloudWatch Logs
 export. That first line is read here and decoded as a document, as documents.iter_pieces does; the rest is cut
 into ranges of about a given size, each ending just past a newline (or at the file's end), so no line is split.
-A worker reads its range in blocks, as documents._skimmed_lines reads a stream: the whole lines of each block are
+A worker reads its range in blocks, as documents reads a stream (skimmed_blocks): the whole lines of each block are
 skimmed, and a line running past a block is joined up and cut at MAX_DOCUMENT_BYTES + 1 bytes, the rest dropped.
 Lines are numbered from 0 in a range; its reader adds the number of the range's first line, which it knows once
 the ranges before it are counted (each reports its lines).
@@ -21,12 +21,9 @@ from typing import BinaryIO
 from core.archives.cloudwatch import is_audit_export
 from core.errors import SecretwatchError
 from core.remote import is_remote
-from core.sources.documents import first_line, is_json
-from core.sources.limits import MAX_DOCUMENT_BYTES
+from core.sources.documents import first_line, is_json, skimmed_blocks
 from core.sources.skim import Piece, Skimmer
 
-#: Bytes read at a time in a range: as documents reads a stream.
-_BLOCK = 1024 * 1024
 #: Bytes read at a time while looking for the newline a range ends at.
 _PROBE = 64 * 1024
 
@@ -100,32 +97,6 @@ def _line_start(file: BinaryIO, at: int, end: int) -> int:
 
 
 def range_pieces(file: BinaryIO, size: int, skimmer: Skimmer) -> Generator[Piece, None, int]:
-    """The pieces (core.sources.skim) of the next `size` bytes of `file`, whole lines numbered from 0; returns the
-    number of newlines read. Each block's whole lines are skimmed; a line running past a block is one document,
-    cut at MAX_DOCUMENT_BYTES + 1 bytes (the rest read and dropped, never held), as documents reads a stream."""
-    limit = MAX_DOCUMENT_BYTES + 1
-    number = 0
-    held: list[bytes] = []  # the start of a line that runs past the blocks read so far: at most `limit` bytes more
-    kept = 0
-    while size > 0 and (block := file.read(min(_BLOCK, size))):
-        size -= len(block)
-        last = block.rfind(b"\n")
-        if last < 0:
-            if kept <= limit:
-                held.append(block)
-                kept += len(block)
-            continue
-        start = 0
-        if held:
-            start = block.find(b"\n") + 1
-            held.append(block[: start - 1])
-            if document := b"".join(held)[:limit].strip():
-                yield number, document
-            number += 1
-        if last >= start:
-            number = yield from skimmer.pieces(block, start, last + 1, number)
-        tail = block[last + 1 :]
-        held, kept = ([tail], len(tail)) if tail else ([], 0)
-    if held and (document := b"".join(held)[:limit].strip()):
-        yield number, document
-    return number
+    """The pieces (core.sources.skim) of the next `size` bytes of `file`, whole lines numbered from 0, read and
+    skimmed as documents reads a stream; returns the number of newlines read."""
+    return skimmed_blocks(file.read, skimmer, number=0, size=size)

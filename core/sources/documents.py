@@ -16,7 +16,7 @@ there: a readline per line costs a third of parsing one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from io import BytesIO
 from typing import BinaryIO
 
@@ -120,30 +120,43 @@ def _block_lines(stream: BinaryIO, *, start: int) -> Iterator[tuple[int, bytes]]
 
 
 def _skimmed_lines(stream: BinaryIO, skimmer: Skimmer, *, start: int) -> Iterator[Piece]:
-    """What _block_lines yields, with the whole lines of each block after its first newline skimmed."""
-    read = getattr(stream, "read1", stream.read)
+    """What _block_lines yields, with the whole lines of each block skimmed."""
+    yield from skimmed_blocks(getattr(stream, "read1", stream.read), skimmer, number=start)
+
+
+def skimmed_blocks(
+    read: Callable[[int], bytes], skimmer: Skimmer, *, number: int, size: int | None = None
+) -> Generator[Piece, None, int]:
+    """The pieces (core.sources.skim) of what `read` gives from the start of a line on (its next `size` bytes, or
+    all), whole lines numbered from `number`; returns `number` plus the newlines read. Each block's whole lines
+    are skimmed; a line running past a block is one document, cut at MAX_DOCUMENT_BYTES + 1 bytes (the rest read
+    and dropped, never held). core.ranges reads a range of a file so."""
     limit = MAX_DOCUMENT_BYTES + 1
-    number = start
-    parts: list[bytes] = []  # the line being read, as in _block_lines
-    size = 0
-    while block := read(_CHUNK):
-        first = block.find(b"\n")
-        if first < 0:
-            if size <= limit:
-                parts.append(block)
-                size += len(block)
-            continue
-        parts.append(block[:first])
-        if document := b"".join(parts)[:limit].strip():
-            yield number, document
-        number += 1
+    left = -1 if size is None else size  # -1: to the end
+    held: list[bytes] = []  # the start of a line that runs past the blocks read so far: at most `limit` bytes more
+    kept = 0
+    while left and (block := read(_CHUNK if left < 0 else min(_CHUNK, left))):
+        left = left - len(block) if left > 0 else left
         last = block.rfind(b"\n")
-        if last > first:
-            number = yield from skimmer.pieces(block, first + 1, last + 1, number)
+        if last < 0:
+            if kept <= limit:
+                held.append(block)
+                kept += len(block)
+            continue
+        start = 0
+        if held:
+            start = block.find(b"\n") + 1
+            held.append(block[: start - 1])
+            if document := b"".join(held)[:limit].strip():
+                yield number, document
+            number += 1
+        if last >= start:
+            number = yield from skimmer.pieces(block, start, last + 1, number)
         tail = block[last + 1 :]
-        parts, size = [tail], len(tail)
-    if parts and (document := b"".join(parts)[:limit].strip()):
+        held, kept = ([tail], len(tail)) if tail else ([], 0)
+    if held and (document := b"".join(held)[:limit].strip()):
         yield number, document
+    return number
 
 
 def _line(stream: BinaryIO, size: int | None = None) -> bytes:
