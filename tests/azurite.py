@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from tests.servers import free_port, stop
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_BINARY = REPO / ".tools" / "node_modules" / ".bin" / "azurite-table"
@@ -81,7 +82,7 @@ def running_azurite(binary: str, *, tls: tuple[Path, Path] | None = None) -> Ite
     try:
         yield server
     finally:
-        _stop(process)
+        stop(process)
 
 
 _shared: Azurite | None = None
@@ -99,7 +100,7 @@ def shared_azurite() -> Azurite:
                 "or put azurite on PATH"
             )
         _shared, process = _start(binary)
-        atexit.register(_stop, process)
+        atexit.register(stop, process)
     return _shared
 
 
@@ -116,7 +117,7 @@ def _start(binary: str, tls: tuple[Path, Path] | None = None) -> tuple[Azurite, 
 
 def launch(binary: str, service: str, *options: str) -> tuple[int, subprocess.Popen[bytes]]:
     """Start one Azurite service ("table", "blob") in memory on a free port; return once it listens."""
-    port = _free_port()
+    port = free_port()
     # stderr goes to a file, not a pipe that nobody reads while the server runs
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -134,7 +135,7 @@ def launch(binary: str, service: str, *options: str) -> tuple[int, subprocess.Po
         try:
             _wait_until_listening(process, port, errors)
         except BaseException:
-            _stop(process)
+            stop(process)
             raise
     return port, process
 
@@ -152,20 +153,3 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int, errors: I
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"azurite-table did not listen on port {port} within {READY_TIMEOUT_S:.0f}s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.azurite import ACCOUNT, ACCOUNT_KEY, REPO, _stop, launch
+from tests.azurite import ACCOUNT, ACCOUNT_KEY, REPO, launch
+from tests.servers import stop
 
 LOCAL_BINARY = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 
@@ -43,5 +44,5 @@ def shared_azurite_blob() -> AzuriteBlob:
 @functools.cache
 def _started(binary: str) -> AzuriteBlob:
     port, process = launch(binary, "blob")
-    atexit.register(_stop, process)
+    atexit.register(stop, process)
     return AzuriteBlob(port)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+
+from tests.servers import free_port
 
 EmulatorKind = Literal["firestore", "pubsub"]
 
@@ -78,7 +79,7 @@ def start_emulator(kind: EmulatorKind, *, timeout_s: float = _READY_TIMEOUT_S) -
     script = _launcher_script(launcher)
     if not (os.environ.get("JAVA") or shutil.which("java")):
         pytest.skip(f"the {kind} emulator needs Java (17 or later) on PATH, and there is none")
-    port = _free_port()
+    port = free_port()
     log = Path(tempfile.mkstemp(prefix=f"{kind}-emulator-", suffix=".log")[1])
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -146,13 +147,6 @@ def _launcher_script(launcher: _Launcher) -> Path:
             f"install it with `gcloud components install {launcher.component}`"
         )
     return script
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_until_ready(emulator: Emulator, timeout_s: float) -> str | None:

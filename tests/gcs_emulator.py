@@ -17,6 +17,8 @@ from functools import cache
 
 import pytest
 
+from tests.servers import free_port, stop
+
 READY_TIMEOUT_S = 20.0
 
 
@@ -32,11 +34,11 @@ class GcsEmulator:
 @cache
 def shared_gcs_emulator() -> GcsEmulator:
     pytest.importorskip("gcp_storage_emulator", reason="gcp-storage-emulator is not installed (the dev extra has it)")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
                "--in-memory"]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    atexit.register(_stop, server)
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    atexit.register(stop, server)
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -46,21 +48,5 @@ def shared_gcs_emulator() -> GcsEmulator:
             return GcsEmulator(port)
         except OSError:
             time.sleep(0.1)
-    _stop(server)
+    stop(server)
     pytest.fail(f"gcp-storage-emulator did not listen on 127.0.0.1:{port} within {READY_TIMEOUT_S:.0f} s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

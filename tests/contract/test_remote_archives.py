@@ -27,6 +27,7 @@ from core.inputs import open_inputs, read_documents
 from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
 from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
 from tests.gcs_emulator import shared_gcs_emulator
+from tests.unit.test_archives import GKE_SINK_ALERTS
 
 ARCHIVES = Path(__file__).resolve().parents[1] / "fixtures" / "archives"
 REPO = ARCHIVES.parents[2]
@@ -320,12 +321,7 @@ def test_a_gke_sink_read_in_place_from_cloud_storage_raises_what_the_downloaded_
 
     alerts, summary = scan(capsys, f"gs://{bucket}/cloudaudit.googleapis.com")
 
-    assert alerts == {
-        "secret-access-unusual-user-agent": 2,
-        "secret-access-suspicious-user-agent": 1,
-        "secrets-list-cluster-wide": 1,
-        "secret-access-by-node-or-pod-sa": 1,
-    }
+    assert alerts == GKE_SINK_ALERTS
     assert "4 documents, 4 events (gcp 4)" in summary
 
 

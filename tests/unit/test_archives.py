@@ -28,6 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
 EXPORT_TASK = ARCHIVES / "eks_export" / "exportedlogs" / "4b1c7d2e-8f3a-4e6b-9c0d-1a2b3c4d5e6f"
 AUDIT_STREAM = "kube-apiserver-audit-71976ca11bea5d3083393f7d32dab75b"
+#: What the GKE sink fixture raises, read from a folder or from a bucket.
+GKE_SINK_ALERTS = {
+    "secret-access-unusual-user-agent": 2,
+    "secret-access-suspicious-user-agent": 1,
+    "secrets-list-cluster-wide": 1,
+    "secret-access-by-node-or-pod-sa": 1,
+}
 
 
 def scan(capsys: pytest.CaptureFixture[str], *paths: Path | str) -> tuple[Counter[str], str]:
@@ -87,12 +94,7 @@ def test_an_export_object_copied_without_its_gz_extension_is_still_gunzipped(
 def test_a_gke_sink_to_cloud_storage_reads_as_gcp_events(capsys: pytest.CaptureFixture[str]) -> None:
     alerts, summary = scan(capsys, ARCHIVES / "gke_sink")
 
-    assert alerts == {
-        "secret-access-unusual-user-agent": 2,
-        "secret-access-suspicious-user-agent": 1,
-        "secrets-list-cluster-wide": 1,
-        "secret-access-by-node-or-pod-sa": 1,
-    }
+    assert alerts == GKE_SINK_ALERTS
     assert "4 documents, 4 events (gcp 4)" in summary
     assert "skipped" not in summary
 
