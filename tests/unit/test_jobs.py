@@ -183,11 +183,23 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C as a terminal's shell gives it. A suite run as a background job of a script inherits
+    SIGINT ignored, and so would the CLI, rightly: a background job is not to be interrupted by Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def started_reading_stdin(lines: bytes) -> tuple[subprocess.Popen[bytes], list[int]]:
     """A `scan --jobs 2 -` whose workers have started, its stdin still open."""
     command = [sys.executable, "-m", "core.cli", "scan", "--state", "memory", "--output", "jsonl", "--jobs", "2", "-"]
     process = subprocess.Popen(  # its own process group, as a shell gives a pipeline
-        command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        command,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_interruptible,  # noqa: PLW1509 - it only sets a signal disposition, importing nothing
     )
     assert process.stdin is not None
     deadline = time.monotonic() + 30
