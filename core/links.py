@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -59,9 +59,10 @@ class Consoles:
 NO_CONSOLES = Consoles()
 
 
-def with_links(alerts: Sequence[Alert], consoles: Consoles) -> list[Alert]:
-    """`alerts`, each with its console links (ids and everything else unchanged)."""
-    return [replace(alert, links=console_links(alert, consoles)) for alert in alerts]
+def with_links(alert: Alert, consoles: Consoles) -> Alert:
+    """`alert` with its console links (id and everything else unchanged); itself when it has them already."""
+    links = console_links(alert, consoles)
+    return alert if links == alert.links else replace(alert, links=links)
 
 
 def console_links(alert: Alert, consoles: Consoles) -> tuple[Link, ...]:

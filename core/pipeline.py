@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
@@ -13,8 +13,8 @@ from core.alerts.base import Sink
 from core.delivery import RETENTION_MARGIN, Delivery
 from core.engine import Engine
 from core.engine.evaluate import DEFAULT_LATENESS
-from core.links import NO_CONSOLES, Consoles, console_links
-from core.model import Alert, AuditEvent
+from core.links import NO_CONSOLES, Consoles, with_links
+from core.model import AuditEvent
 from core.prefilter import Prefilter
 from core.rules.schema import Rule
 from core.sources import Format, Prefiltered, Skip, decode
@@ -226,11 +226,6 @@ class Pipeline:
         summary.too_late.update(evaluation.too_late)
         summary.learned.update(evaluation.learned)
         # alerts are built, and given their links, only when sent (core.delivery)
-        sent = self.delivery.deliver(evaluation.pending, prepare=partial(_linked, consoles=self.consoles))
+        sent = self.delivery.deliver(evaluation.pending, prepare=partial(with_links, consoles=self.consoles))
         summary.alerts.update(alert.rule_id for alert in sent)
 
-
-def _linked(alert: Alert, consoles: Consoles) -> Alert:
-    """`alert` with its console links (core.links.with_links for one alert, unchanged when it has them already)."""
-    links = console_links(alert, consoles)
-    return alert if links == alert.links else replace(alert, links=links)
