@@ -55,7 +55,7 @@ def iter_pieces(stream: BinaryIO, skimmer: Skimmer | None) -> Iterator[Piece]:
         if skimmer is None or not skimmer.applies_to(first):
             yield from _block_lines(stream, start=number + 1)
         else:
-            yield from _skimmed_lines(stream, skimmer, start=number + 1)
+            yield from skimmed_blocks(getattr(stream, "read1", stream.read), skimmer, number=number + 1)
         return
     if first.strip() in _OPENERS:
         yield number, _whole(first, stream)
@@ -117,11 +117,6 @@ def _block_lines(stream: BinaryIO, *, start: int) -> Iterator[tuple[int, bytes]]
         parts, size = [tail], len(tail)
     if parts and (document := b"".join(parts)[:limit].strip()):
         yield number, document
-
-
-def _skimmed_lines(stream: BinaryIO, skimmer: Skimmer, *, start: int) -> Iterator[Piece]:
-    """What _block_lines yields, with the whole lines of each block skimmed."""
-    yield from skimmed_blocks(getattr(stream, "read1", stream.read), skimmer, number=start)
 
 
 def skimmed_blocks(
