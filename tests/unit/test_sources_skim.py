@@ -120,8 +120,19 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "_CHUNK", 4096)  # about six lines a block: every boundary case happens
 
 
-def without_skimming(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Skimmer, "for_prefilter", classmethod(lambda cls, prefilter, fmt: None))
+def scanned_both_ways(
+    path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    """`scan` as it runs, skimming, and again with skimming turned off."""
+    skimmed = scan(path, capsys, *extra)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Skimmer, "for_prefilter", classmethod(lambda cls, prefilter, fmt: None))
+        return skimmed, scan(path, capsys, *extra)
+
+
+def write_kinds(path: Path, kinds: list[str]) -> None:
+    """One line of each kind (KINDS), numbered in order."""
+    path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -131,12 +142,9 @@ def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
     small_blocks: None,
 ) -> None:
     path = tmp_path_factory.mktemp("skim") / "audit.log"
-    path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
+    write_kinds(path, kinds)
 
-    skimmed = scan(path, capsys)
-    with pytest.MonkeyPatch.context() as patch:
-        without_skimming(patch)
-        plain = scan(path, capsys)
+    skimmed, plain = scanned_both_ways(path, capsys)
 
     assert skimmed == plain
 
@@ -151,12 +159,9 @@ def test_rules_sharing_no_clause_find_and_count_the_same_with_and_without_skimmi
     folder = tmp_path_factory.mktemp("unshared")
     pack = write_unshared_pack(folder / "rules")
     path = folder / "audit.log"
-    path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
+    write_kinds(path, kinds)
 
-    skimmed = scan(path, capsys, "--no-builtin-rules", "--rules", str(pack))
-    with pytest.MonkeyPatch.context() as patch:
-        without_skimming(patch)
-        plain = scan(path, capsys, "--no-builtin-rules", "--rules", str(pack))
+    skimmed, plain = scanned_both_ways(path, capsys, "--no-builtin-rules", "--rules", str(pack))
 
     assert skimmed == plain
 
@@ -176,10 +181,7 @@ def test_a_cloudwatch_export_of_an_audit_stream_is_found_and_counted_the_same_wi
         + b"\n" for n, kind in enumerate(kinds)
     ))  # fmt: skip
 
-    skimmed = scan(path, capsys)
-    with pytest.MonkeyPatch.context() as patch:
-        without_skimming(patch)
-        plain = scan(path, capsys)
+    skimmed, plain = scanned_both_ways(path, capsys)
 
     assert skimmed == plain
 
@@ -351,10 +353,7 @@ def test_a_cut_line_shaped_like_an_event_is_counted_prefiltered_when_skimmed(
     lines = [KINDS["pod watch"](1), KINDS["pod watch"](2), broken, KINDS["pod watch"](3), KINDS["pod watch"](4)]
     path.write_bytes(b"\n".join(lines) + b"\n")
 
-    _, _, skimmed = scan(path, capsys)
-    with pytest.MonkeyPatch.context() as patch:
-        without_skimming(patch)
-        _, _, plain = scan(path, capsys)
+    (_, _, skimmed), (_, _, plain) = scanned_both_ways(path, capsys)
 
     assert "5 events (k8s 5)" in skimmed
     assert "4 events (k8s 4)" in plain
