@@ -28,7 +28,7 @@ from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
-from core.sources.skim import SkimmedRun, Skimmer
+from core.sources.skim import ReadLines, SkimmedRun, Skimmer
 from core.state.base import Store
 from core.state.registry import open_store
 from core.terminal import Progress, table_width
@@ -170,22 +170,37 @@ class _Reader:
     _runs: Counter[str] = field(default_factory=Counter)
 
     def documents(self, source: Input) -> Iterator[tuple[int, bytes]]:
-        """(line, document) for each document of `source`; its skimmed runs are counted, not given."""
-        for piece in read_documents(source, self.skimmer):
+        """(line, document) for each document of `source`; its skimmed runs are counted, not given. The skimmer
+        reads no lines itself here (see `work`)."""
+        for piece in read_documents(source, self.skimmer and self.skimmer.without_reading()):
+            assert not isinstance(piece, ReadLines)
             if isinstance(piece, SkimmedRun):
-                self.progress.advance(piece.size)
-                self._runs[piece.cloud] += piece.lines
+                self._count(piece)
                 continue
             yield piece
 
     def decoded(self, decoder: Decoder) -> Iterator[Iterable[Item] | Skimmed]:
-        """Each document's items, decoded here, then the skimmed runs counted."""
+        """Each document's items, decoded here (dense runs of raw audit lines by the skimmer, in one typed pass),
+        then the skimmed runs counted."""
         for source in self.inputs:
-            for line, document in self.documents(source):
-                self.skipped.at(source.name, line)
-                self.progress.advance(len(document) + 1)
-                yield decoder(document)
+            for piece in read_documents(source, self.skimmer):
+                if isinstance(piece, tuple):
+                    line, document = piece
+                    self.skipped.at(source.name, line)
+                    self.progress.advance(len(document) + 1)
+                    yield decoder(document)
+                elif isinstance(piece, SkimmedRun):
+                    self._count(piece)
+                else:
+                    self.progress.advance(piece.size)
+                    for line, event in piece.events:
+                        self.skipped.at(source.name, line)
+                        yield (event,)
         yield from self.skimmed()
+
+    def _count(self, run: SkimmedRun) -> None:
+        self.progress.advance(run.size)
+        self._runs[run.cloud] += run.lines
 
     def work(self, range_bytes: int) -> Iterator[tuple[_Chunk | _Span, Work]]:
         """What the workers decode, in order: each file's documents in chunks of about core.parallel.CHUNK_BYTES,

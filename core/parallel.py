@@ -24,7 +24,6 @@ SecretwatchError.
 
 from __future__ import annotations
 
-import copyreg
 import multiprocessing
 import signal
 import sys
@@ -42,10 +41,9 @@ import msgspec
 from core.errors import SecretwatchError
 from core.model import AuditEvent
 from core.pipeline import Decoder, Item, Skimmed
-from core.prefilter import Search
 from core.ranges import FileRange, range_pieces, unreadable
 from core.sources import Prefiltered
-from core.sources.skim import Piece, SkimmedRun, Skimmer
+from core.sources.skim import Piece, ReadLines, SkimmedRun, Skimmer
 
 T = TypeVar("T")
 
@@ -107,15 +105,6 @@ def _shape(document: tuple[Item, ...]) -> tuple[Item | None, ...]:
     if len(document) == 1 and isinstance(document[0], AuditEvent):
         return _ONE_EVENT
     return tuple(None if isinstance(item, AuditEvent) else item for item in document)
-
-
-def _search_args(search: Search[str] | Search[bytes]) -> tuple[type[Search[str]], tuple[object, ...]]:
-    """A Search pickles as its strings; its compiled test is built again where it is unpickled."""
-    fields = (search.shared, search.rest, search.payload_key, search.audit_mark, search.opening, search.closings)
-    return Search, fields
-
-
-copyreg.pickle(Search, _search_args)  # so a Decoder, which holds the Prefilter, can be sent to the workers
 
 
 def decoded_in_workers(
@@ -213,6 +202,11 @@ def _decoded(pieces: Iterable[Piece]) -> Decoded:
             counts = skimmed.setdefault(piece.cloud, [0, 0])
             counts[0] += piece.lines
             counts[1] += piece.lines
+            continue
+        if isinstance(piece, ReadLines):
+            for index, event in piece.events:
+                items.append((event,))
+                indexes.append(index)
             continue
         index, document = piece
         decoded = tuple(_decoder(document))

@@ -36,8 +36,9 @@ FUTURE_SLACK = timedelta(days=1)
 class Summary:
     """What one run saw and did. Skips are split: `malformed` is bad input, `ignored` is expected non-audit input.
 
-    `events` counts every audit record by cloud; `prefiltered` of them were skipped unparsed because their text
-    shows that no rule can match them (core.prefilter), so they are not deduplicated or checked for timestamps.
+    `events` counts every audit record by cloud; `prefiltered` of them were skipped because their text, or once
+    read their fields, show that no rule can match them (core.prefilter), so they are not deduplicated or checked
+    for timestamps.
     """
 
     documents: int = 0
@@ -180,6 +181,8 @@ class Pipeline:
         reads, writes = self.store.reads, self.store.writes
         batch: list[AuditEvent] = []
         seen: set[tuple[str, str | None]] = set()
+        may_match = _any_event if self.prefilter is None else self.prefilter.fields.test
+        skipped = on_skip or _unheard
         for items in decoded:
             if isinstance(items, Skimmed):
                 summary.skimmed(items)
@@ -187,10 +190,13 @@ class Pipeline:
             summary.documents += 1
             for item in items:
                 if isinstance(item, AuditEvent):
+                    if not may_match(item):  # its fields show that no rule can match it
+                        summary.prefiltered += 1
+                        summary.events[item.cloud] += 1
+                        continue
                     if not PLAUSIBLE_SINCE <= item.timestamp <= latest:
                         summary.malformed["implausible_timestamp"] += 1
-                        if on_skip is not None:
-                            on_skip("implausible_timestamp")
+                        skipped("implausible_timestamp")
                         continue
                     key = (item.audit_id, item.stage)
                     if key in seen:
@@ -206,8 +212,7 @@ class Pipeline:
                     summary.events[item.cloud] += item.count
                 else:
                     (summary.malformed if item.malformed else summary.ignored)[item.reason] += 1
-                    if on_skip is not None:
-                        on_skip(item.reason)
+                    skipped(item.reason)
             if progress is not None:
                 progress(summary.documents)
         self._flush(batch, summary)
@@ -229,3 +234,11 @@ class Pipeline:
         sent = self.delivery.deliver(evaluation.pending, prepare=partial(with_links, consoles=self.consoles))
         summary.alerts.update(alert.rule_id for alert in sent)
 
+
+def _any_event(event: object) -> bool:
+    """The field test without a pre-filter: every event is evaluated."""
+    return True
+
+
+def _unheard(reason: str) -> None:
+    """Where skipped records are reported when no one listens."""

@@ -31,12 +31,22 @@ a prefiltered event; duplicates among skipped records are not detected.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import AnyStr, Generic
 
+from core.model import FIELDS
 from core.rules.conditions import Clause
 from core.rules.schema import Rule
+
+#: Fields whose value is a tuple of strings: a clause on one holds when an element contains its text.
+TUPLE_FIELDS = frozenset({"groups", "source_ips"})
+#: How FieldTest reads each field of an AuditEvent `e`: source_ip, the first of source_ips, as any of them (a
+#: clause holding for the first holds for some element).
+EVENT_SUBJECTS: Mapping[str, str] = {
+    **{name: f"e.{name}" for name in FIELDS if name != "source_ip"},
+    "source_ip": "e.source_ips",
+}
 
 #: Fields whose value is a verbatim part of one JSON string in the record (an element, for tuple fields).
 VERBATIM_FIELDS = frozenset({
@@ -71,6 +81,10 @@ class Search(Generic[AnyStr]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "admits", _compile(self))
 
+    def __reduce__(self) -> tuple[type[Search[AnyStr]], tuple[object, ...]]:
+        """Pickled as its strings (for `--jobs` workers): its compiled test is built again where unpickled."""
+        return Search, (self.shared, self.rest, self.payload_key, self.audit_mark, self.opening, self.closings)
+
     def admits_document(self, text: AnyStr) -> bool:
         """Like `admits`, for text that may still be an envelope: kept when it may hold an encoded payload."""
         return self.admits(text) or self.payload_key in text
@@ -100,6 +114,72 @@ def _all_of(clauses: tuple[tuple[AnyStr, ...], ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldTest:
+    """Whether a record's fields, already read, may satisfy every clause of some rule: False only when no rule can
+    match it. The same clauses as the text test, but tested on the values themselves (every clause, on any field,
+    with its whole text), so it skips records the text test cannot: a `watch` of a secret in namespace `budget`
+    holds "secrets" and "get", and no rule reading `verb` can match it.
+
+    `subjects` says how to read each field from the record `e`, as an expression; a clause naming a field not
+    there (one the reader leaves unread) counts as holding, so the test stays a sound shortcut for such readers.
+    """
+
+    per_rule: tuple[frozenset[Clause], ...]
+    subjects: Mapping[str, str]
+    test: Callable[[object], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", _compile_fields(self.per_rule, self.subjects))
+
+    def __reduce__(self) -> tuple[type[FieldTest], tuple[object, ...]]:
+        """Pickled as its clauses, as Search is."""
+        return FieldTest, (self.per_rule, dict(self.subjects))
+
+
+def _compile_fields(per_rule: tuple[frozenset[Clause], ...], subjects: Mapping[str, str]) -> Callable[[object], bool]:
+    """The test as one expression, e.g. for the built-in rules (as an AuditEvent is read)
+
+        lambda e: ((isinstance(v := e.resource, str) and ('secrets' in v)) and (...)) or ...
+
+    Each text is written as its repr, each field as its subject from `subjects`.
+    """
+    rules = []
+    for requires in _weakest_rules(per_rule):
+        clauses = [_clause_test(clause, subjects) for clause in sorted(requires, key=sorted)]
+        rules.append(" and ".join(clause for clause in clauses if clause != "True") or "True")
+    source = "lambda e: " + (" or ".join(f"({rule})" for rule in rules) if "True" not in rules else "True")
+    test: Callable[[object], bool] = eval(source, {"__builtins__": {"any": any, "isinstance": isinstance, "str": str}})
+    return test
+
+
+def _weakest_rules(per_rule: tuple[frozenset[Clause], ...]) -> list[frozenset[Clause]]:
+    """The rules' clauses without those of a rule whose clauses imply another's (as `_weakest` for needles)."""
+    kept: list[frozenset[Clause]] = []
+    for requires in sorted(set(per_rule), key=lambda clauses: sorted(map(sorted, clauses))):
+        if any(_implies(tuple(requires), tuple(other)) for other in kept):
+            continue
+        kept = [other for other in kept if not _implies(tuple(other), tuple(requires))] + [requires]
+    return kept
+
+
+def _clause_test(clause: Clause, subjects: Mapping[str, str]) -> str:
+    """One clause: some (field, text) of it holds; "True" when it names a field `subjects` lacks."""
+    texts: dict[str, list[str]] = {}
+    for name, text in sorted(clause):
+        texts.setdefault(name, []).append(text)
+    if not all(name in subjects for name in texts):
+        return "True"
+    tests = []
+    for name, found in texts.items():
+        contains = " or ".join(f"{text!r} in v" for text in found)
+        if name in TUPLE_FIELDS or name == "source_ip":
+            tests.append(f"any(isinstance(v, str) and ({contains}) for v in ({subjects[name]} or ()))")
+        else:
+            tests.append(f"(isinstance(v := {subjects[name]}, str) and ({contains}))")
+    return "(" + " or ".join(tests) + ")"
+
+
+@dataclass(frozen=True, slots=True)
 class Prefilter:
     """Text tests derived from the loaded rules; build with `Prefilter.for_rules`."""
 
@@ -108,6 +188,12 @@ class Prefilter:
     #: The tests for str records (EKS messages, AKS logs) and for bytes ones (Pub/Sub data, raw lines).
     text: Search[str]
     raw: Search[bytes]
+    #: The clauses of each rule, tested on a decoded event's fields (core.pipeline tests each event so).
+    fields: FieldTest
+
+    def subjects(self, subjects: Mapping[str, str]) -> FieldTest:
+        """The field test for records read another way, each field by its expression in `subjects`."""
+        return FieldTest(self.fields.per_rule, subjects)
 
     @classmethod
     def for_rules(cls, rules: Sequence[Rule]) -> Prefilter | None:
@@ -119,7 +205,8 @@ class Prefilter:
         raw = _search(
             tuple(map(_encoded, weakest)), (ENCODED_PAYLOAD_KEY.encode(), AUDIT_MARK.encode(), b"{", (b"}", b"}\n"))
         )
-        return cls(per_rule, text, raw)
+        fields = FieldTest(tuple(rule.condition.requires for rule in rules), EVENT_SUBJECTS)
+        return cls(per_rule, text, raw, fields)
 
     def admits(self, record: str | bytes) -> bool:
         """False when the text looks like an audit record and no rule can match it."""
@@ -149,7 +236,7 @@ def _weakest(per_rule: tuple[Needles, ...]) -> tuple[Needles, ...]:
     return tuple(kept)
 
 
-def _implies(stronger: Needles, weaker: Needles) -> bool:
+def _implies(stronger: Sequence[Iterable[object]], weaker: Sequence[Iterable[object]]) -> bool:
     """Every clause of `weaker` holds whenever all of `stronger` do: some clause of `stronger` is a subset of it."""
     return all(any(set(clause) <= set(other) for clause in stronger) for other in weaker)
 

@@ -17,7 +17,7 @@ def format_summary(summary: Summary, *, store_label: str) -> str:
     lines = [
         f"secretwatch: {summary.documents:,} documents, {summary.event_total:,} events "
         f"({_counts(summary.events)}), {summary.duplicates:,} duplicates dropped",
-        *([f"  prefiltered: {summary.prefiltered:,} of the events skipped unparsed (no rule can match them)"]
+        *([f"  prefiltered: {summary.prefiltered:,} of the events left out before the rules (no rule can match them)"]
           if summary.prefiltered else []),
         f"  matches:  {_counts(summary.matches)}",
         f"  alerts:   {_counts(summary.alerts)}",

@@ -23,7 +23,7 @@ from itertools import chain
 import msgspec
 
 from core.sources.eks import AUDIT_STREAM
-from core.sources.skim import Piece, SkimmedRun
+from core.sources.skim import Piece
 
 #: The object CloudWatch writes at the export prefix to check it may write there (not a log).
 EXPORT_PROBE = "aws-logs-write-test"
@@ -56,12 +56,12 @@ def as_data_messages(pieces: Iterable[Piece], name: str) -> Iterator[Piece]:
     first = next(pieces, None)
     if first is None:
         return
-    if isinstance(first, SkimmedRun) or not first[1][:1].isdigit():
+    if not isinstance(first, tuple) or not first[1][:1].isdigit():
         yield first
         yield from pieces  # the first document is JSON: the file is no export, so it is passed on as read
         return
     for piece in chain((first,), pieces):
-        if isinstance(piece, SkimmedRun):
+        if not isinstance(piece, tuple):
             yield piece
             continue
         number, document = piece

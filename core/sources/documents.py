@@ -23,7 +23,7 @@ from typing import BinaryIO
 import msgspec
 
 from core.sources.limits import MAX_DOCUMENT_BYTES
-from core.sources.skim import Piece, SkimmedRun, Skimmer
+from core.sources.skim import Piece, Skimmer
 
 _BOM = b"\xef\xbb\xbf"
 _OPENERS = (b"{", b"[")
@@ -39,7 +39,7 @@ def iter_documents(stream: BinaryIO) -> Iterator[bytes]:
 def iter_numbered_documents(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, counted from 1, where it starts; document) for each document of `stream`."""
     for piece in iter_pieces(stream, None):
-        assert not isinstance(piece, SkimmedRun)  # only a skimmer makes them
+        assert isinstance(piece, tuple)  # only a skimmer makes runs and typed reads
         yield piece
 
 

@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 
 from core.cli import main
 from core.inputs import Input, read_documents
+from core.model import AuditEvent
 from core.prefilter import Prefilter
 from core.rules.loader import load_pack
 from core.rules.schema import Rule, parse_rule
-from core.sources import documents, skim
+from core.sources import Prefiltered, decode, documents, skim
 from core.sources.skim import RAW_EVENT_START, Piece, SkimmedRun, Skimmer
+from tests.unit.sources_wire import RECEIVED_AT
 
 
 def skimmer_for(rules: list[Rule]) -> Skimmer:
@@ -135,12 +137,16 @@ def write_kinds(path: Path, kinds: list[str]) -> None:
     path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
 
 
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("typed", [0.0, skim._TYPED, float("inf")], ids=["typed", "measured", "never typed"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=STRETCHES)
 def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
-    kinds: list[str], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
-    small_blocks: None,
+    kinds: list[str], typed: float, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Whether each dense block is read in one typed pass, or as measured, or never."""
+    monkeypatch.setattr(skim, "_TYPED", typed)
     path = tmp_path_factory.mktemp("skim") / "audit.log"
     write_kinds(path, kinds)
 
@@ -225,11 +231,17 @@ def block_of(*stretches: tuple[int, bytes | str]) -> bytes:
 
 
 def hunt(skimmer: Skimmer, block: bytes) -> tuple[bytes, ...] | None:
-    return skimmer.hunt(block, 1, len(block))
+    """What the block is searched for; None when it is so dense that each line is tested."""
+    needles, share = skimmer.hunt(block, 1, len(block))
+    return None if share > skim._DENSE else needles
+
+
+def unshared_rules() -> list[Rule]:
+    return [parse_rule(rule, name) for name, rule in UNSHARED.items()]
 
 
 def unshared_skimmer() -> Skimmer:
-    return skimmer_for([parse_rule(rule, name) for name, rule in UNSHARED.items()])
+    return skimmer_for(unshared_rules())
 
 
 def test_where_every_line_names_secrets_the_block_is_searched_for_get_and_list() -> None:
@@ -333,7 +345,7 @@ def test_a_block_of_events_comes_in_the_same_pieces_however_it_is_skimmed(
     """Testing each line, searching for the rarest clause, or as measured: the same documents with the same
     numbers, the same runs with the same sizes, and the number after the block."""
     monkeypatch.setattr(skim, "_DENSE", dense)
-    skimmer = SKIMMER if pack == "built-in" else unshared_skimmer()
+    skimmer = (SKIMMER if pack == "built-in" else unshared_skimmer()).without_reading()
     events = [KINDS[kind](n) for kind, times in kinds for n in range(times)]
     prefix = b"2026-11-20T09:00:00.000Z " if export else b""
     block = b"\n" + b"\n".join(prefix + line for line in events) + b"\n"
@@ -342,6 +354,53 @@ def test_a_block_of_events_comes_in_the_same_pieces_however_it_is_skimmed(
 
     assert pieces == one_at_a_time(events, prefix, 5, skimmer.admits)
     assert after == 5 + len(events)
+
+
+def decoded_one_at_a_time(lines: list[bytes], number: int, prefilter: Prefilter) -> tuple[list[Any], int]:
+    """What the pipeline evaluates of each line decoded alone, numbered, and how many it counts as prefiltered
+    (by their text, or by their fields once decoded)."""
+    kept, counted = [], 0
+    for line_number, line in enumerate(lines, number):
+        items = list(decode(line, received_at=RECEIVED_AT, prefilter=prefilter))
+        assert len(items) == 1
+        if isinstance(items[0], AuditEvent) and prefilter.fields.test(items[0]):
+            kept.append((line_number, items[0]))
+        else:
+            assert isinstance(items[0], (AuditEvent, Prefiltered))
+            counted += 1
+    return kept, counted
+
+
+@pytest.mark.parametrize("pack", ["built-in", "unshared"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=STRETCHES)
+def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives(
+    kinds: list[str], pack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read typed (tried on every block here), a block of Events gives the events each line decoded alone gives
+    the pipeline, with their numbers, and counts the rest; any other block is skimmed as without reading."""
+    monkeypatch.setattr(skim, "_TYPED", 0.0)
+    rules = [rule for rule in load_pack([]) if rule.enabled] if pack == "built-in" else unshared_rules()
+    prefilter = Prefilter.for_rules(rules)
+    assert prefilter is not None
+    skimmer = skimmer_for(rules)
+    lines = [KINDS[kind](n) for n, kind in enumerate(kinds)]
+    block = b"\n" + b"\n".join(lines) + b"\n"
+
+    pieces, after = pieces_and_number(skimmer, block, 5)
+
+    assert after == 5 + len(lines)
+    if not any(isinstance(piece, skim.ReadLines) for piece in pieces):
+        assert pieces == pieces_and_number(skimmer.without_reading(), block, 5)[0]
+        assert not all(kind in EVENTS for kind in kinds)
+        return
+    *counted, read = pieces
+    assert isinstance(read, skim.ReadLines)
+    kept, _ = decoded_one_at_a_time(lines, 5, prefilter)
+    assert [(number, event) for number, event in read.events if prefilter.fields.test(event)] == kept
+    assert read.skimmed + len(read.events) == len(lines)
+    assert counted == ([SkimmedRun(read.skimmed, 0)] if read.skimmed else [])
+    assert read.size == len(block) - 1
 
 
 def test_a_cut_line_shaped_like_an_event_is_counted_prefiltered_when_skimmed(
