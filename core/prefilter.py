@@ -26,6 +26,13 @@ serviceName of GKE entries do (a record without it is simply parsed). So klog te
 off, a bare `{"kind": "Event"}` or a LogEntry of another Google service is still parsed and counted as
 malformed or ignored. A broken record that does look like an audit record is skipped unparsed and counted as
 a prefiltered event; duplicates among skipped records are not detected.
+
+The same clauses are tested again on every decoded event's fields (`FieldTest`, in core.pipeline's consume),
+each with its whole text and on any field (the text test can use only verbatim fields, and only their longest
+run of letters and digits): a `watch` of a secret in namespace `budget` holds "secrets" and "get" but no rule
+reading `verb` can match it, so it is counted as prefiltered there too, before its timestamp is checked or it
+is deduplicated. So counts do not depend on how a record was read: a reader may apply the field test itself,
+earlier (core.sources.k8s_text.read_lines tests the fields it has read before decoding the rest).
 """
 
 from __future__ import annotations

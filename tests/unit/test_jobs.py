@@ -32,16 +32,16 @@ from core import commands, parallel
 from core.alerts.memory import MemorySink
 from core.cli import build_parser
 from core.errors import SecretwatchError
-from core.inputs import open_inputs
+from core.inputs import Input, open_inputs, read_documents
 from core.parallel import CHUNK_BYTES
 from core.pipeline import Pipeline, Skimmed
 from core.ranges import FileRange, ranged_head
 from core.report import SkippedRecords
 from core.rules.loader import load_rules
 from core.scenarios import build_documents
-from core.sources import Prefiltered
+from core.sources import Prefiltered, documents
 from core.sources.limits import MAX_DOCUMENT_BYTES
-from core.sources.skim import Skimmer
+from core.sources.skim import ReadLines, Skimmer
 from core.state.memory import MemoryStore
 from core.terminal import Progress
 from tests.conftest import REPO, SHARED
@@ -332,7 +332,23 @@ def raw_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "d_small.jsonl").write_bytes(b"\n".join([*raw_lines(0, 2, seed=24), MALFORMED[0]]) + b"\n")
     for number in range(12):
         (folder / f"e_many_{number:02}.jsonl").write_bytes(edgy_raw_log(40, seed=30 + number) + b"\n")
+    dense = raw_lines(1, 600, seed=50)  # every line on secrets: its blocks are read in one typed pass
+    dense[400:400] = [MALFORMED[1], dense[10]]  # but for the block holding a malformed line (and a duplicate)
+    (folder / "f_dense.jsonl").write_bytes(b"\n".join(dense) + b"\n")
     return folder
+
+
+def test_the_dense_raw_log_is_read_in_typed_passes_and_line_by_line(
+    raw_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skimmer = Skimmer.for_prefilter(Pipeline(load_rules(), MemoryStore(), []).prefilter, "auto")
+    path = raw_folder / "f_dense.jsonl"
+    monkeypatch.setattr(documents, "_CHUNK", 64 * 1024)
+    with path.open("rb") as stream:
+        pieces = list(read_documents(Input(str(path), stream, 0), skimmer))
+
+    assert any(isinstance(piece, ReadLines) for piece in pieces)
+    assert any(isinstance(piece, tuple) for piece in pieces[1:])  # the block with the malformed line
 
 
 def test_raw_logs_the_workers_read_in_ranges_are_those_the_test_means(raw_folder: Path) -> None:
