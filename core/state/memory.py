@@ -46,10 +46,9 @@ class MemoryStore:
         }
 
     def put(self, key: str, value: Mapping[str, JSONValue], *, expires_at: datetime, version: int | None) -> bool:
-        now = self._clock()
         with self._lock:
-            current = self._items.get(key)
-            live_version = current[1] if current is not None and current[2] > now else None
+            current = self._items.get(key)  # the clock is read only for a key held (most writes make a new one)
+            live_version = current[1] if current is not None and current[2] > self._clock() else None
             if live_version != version:
                 return False
             data = orjson.dumps(value if type(value) is dict else dict(value))
