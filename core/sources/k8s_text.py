@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
@@ -44,6 +45,7 @@ from core.sources.values import DECODE_ERRORS, ORJSON_INT_RANGE
 from core.timeutil import parse_time
 
 _NO_INFERENCE: frozenset[str] = frozenset()
+T = TypeVar("T")
 
 
 class _ObjectRef(msgspec.Struct, gc=False):
@@ -174,11 +176,8 @@ def read_document(text: bytes, origin: Origin, *, any_object: bool) -> AuditEven
     `any_object` for format "k8s", which reads any object but an EventList as an Event; else (format "auto") the
     document must be one by `detect`'s test: kind Event of the audit API, or a `verb` beside an auditID.
     """
-    if not text.isascii():
-        return None
-    try:
-        raw = _DECODER.decode(text)
-    except DECODE_ERRORS:
+    raw = _ascii(_DECODER.decode, text)
+    if raw is None:
         return None
     if any_object or (raw.kind == "Event" and _audit_api(raw.apiVersion)) or raw.verb is not UNSET:
         # None without a non-empty auditID, so a `verb` always has one beside it
@@ -196,11 +195,8 @@ def read_lines(text: bytes, may_match: Callable[[object], bool]) -> tuple[list[t
     field of an unexpected type or too long a value, is not an `audit.k8s.io/v1` Event with an auditID, or is a
     Panther record, and for a kept event `_event` refuses.
     """
-    if not text.isascii():
-        return None
-    try:
-        lines = _LINES_DECODER.decode_lines(text)
-    except DECODE_ERRORS:
+    lines = _ascii(_LINES_DECODER.decode_lines, text)
+    if lines is None:
         return None
     kept = []
     for index, line in enumerate(lines):
@@ -220,11 +216,8 @@ def read_lines(text: bytes, may_match: Callable[[object], bool]) -> tuple[list[t
 def event_cloud(text: bytes, *, any_object: bool) -> Cloud | None:
     """For a whole document the pre-filter skips: the cloud of its Prefiltered count when it is one audit Event
     (as `read_document` tells, though the Event itself is not read), else None: then take the general way."""
-    if not text.isascii():
-        return None
-    try:
-        shape = _SHAPE_DECODER.decode(text)
-    except DECODE_ERRORS:
+    shape = _ascii(_SHAPE_DECODER.decode, text)
+    if shape is None:
         return None
     kind = shape.kind
     if kind == "EventList":
@@ -236,6 +229,17 @@ def event_cloud(text: bytes, *, any_object: bool) -> Cloud | None:
     ):
         return PANTHER_CLOUDS.get(shape.p_log_type, "k8s") if shape.p_log_type else "k8s"
     return None
+
+
+def _ascii(decode: Callable[[bytes], T], text: bytes) -> T | None:
+    """What `decode` reads of ASCII `text`, else None (orjson refuses invalid UTF-8 anywhere, msgspec only in the
+    fields it reads, so these readers take ASCII only); None too when it cannot read it."""
+    if not text.isascii():
+        return None
+    try:
+        return decode(text)
+    except DECODE_ERRORS:
+        return None
 
 
 def _audit_api(api_version: str | None) -> bool:
