@@ -403,6 +403,23 @@ def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives
     assert read.size == len(block) - 1
 
 
+def test_an_event_read_typed_and_refused_later_is_listed_at_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pipeline refuses an event dated before Kubernetes; read in a typed pass, -v still names its line."""
+    lines = [KINDS["secret get, denied"](n) for n in range(30)]
+    lines[17] = lines[17].replace(b"2026-11-20T", b"1999-11-20T")
+    path = tmp_path / "audit.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    pieces, _ = pieces_and_number(SKIMMER, b"\n" + path.read_bytes(), 1)
+    assert any(isinstance(piece, skim.ReadLines) for piece in pieces)
+
+    skimmed, plain = scanned_both_ways(path, capsys)
+
+    assert skimmed == plain
+    assert f"{path}:18: implausible_timestamp" in skimmed[2]
+
+
 def test_a_cut_line_shaped_like_an_event_is_counted_prefiltered_when_skimmed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
