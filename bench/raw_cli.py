@@ -79,6 +79,7 @@ class RawCliCost:
     cli_s: float  # the CLI's CPU seconds, start-up excluded (the fastest round)
     ratio: float  # parse-only seconds / CLI seconds, the median of the rounds'
     alerts: int
+    peak_mb: float = 0.0  # the CLI's peak RSS (the first round's): what the store and caches hold at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +108,12 @@ def measure(events: int = 50_000, rounds: int = 5, shapes: Sequence[str] = SHAPE
             for _ in range(rounds):
                 parse = _parse_seconds(lines)
                 run = run_cli(path)
-                timed.append((parse, run.scan_s, run.alerts))
+                timed.append((parse, run.scan_s, run.alerts, run.peak_mb))
             del lines
-            ratio = statistics.median(parse / cli for parse, cli, _ in timed)
-            parse_s, cli_s = min(parse for parse, _, _ in timed), min(cli for _, cli, _ in timed)
-            rows.append(RawCliCost(shape, count, path.stat().st_size / 1e6, parse_s, cli_s, ratio, timed[0][2]))
+            ratio = statistics.median(parse / cli for parse, cli, _, _ in timed)
+            parse_s, cli_s = min(parse for parse, _, _, _ in timed), min(cli for _, cli, _, _ in timed)
+            megabytes = path.stat().st_size / 1e6
+            rows.append(RawCliCost(shape, count, megabytes, parse_s, cli_s, ratio, timed[0][2], timed[0][3]))
             path.unlink()
     return rows
 
@@ -224,12 +226,12 @@ def table(rows: Sequence[RawCliCost], rss: Sequence[tuple[int, float]] = ()) -> 
     lines = [
         "Raw audit JSON Lines through the real CLI (scan --state memory --output jsonl), one pinned core, "
         "start-up excluded",
-        f"{'shape':<17} {'events':>8} {'MB':>7} {'orjson s':>9} {'CLI s':>8} {'ratio':>6} {'alerts':>7}",
+        f"{'shape':<17} {'events':>8} {'MB':>7} {'orjson s':>9} {'CLI s':>8} {'ratio':>6} {'alerts':>7} {'peak MB':>8}",
     ]
     for row in rows:
         lines.append(
             f"{row.shape:<17} {row.events:>8,} {row.megabytes:>7.1f} {row.parse_s:>9.3f} {row.cli_s:>8.3f} "
-            f"{row.ratio:>5.2f}x {row.alerts:>7,}"
+            f"{row.ratio:>5.2f}x {row.alerts:>7,} {row.peak_mb:>8.0f}"
         )
     lines.append("ratio = orjson.loads of each line / the CLI's CPU time (targets: mix >= 1.0x, all-secrets >= 0.5x)")
     lines.extend(f"peak RSS, mix at {size} MB: {peak:.0f} MB" for size, peak in rss)
