@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import AnyStr, Generic
+from typing import AnyStr, Generic, TypeVar
 
 from core.model import FIELDS
 from core.rules.conditions import Clause
@@ -68,6 +68,8 @@ AUDIT_MARK = "k8s.io"
 _SAFE_RUN = re.compile(r"[A-Za-z0-9]+")
 
 Needles = tuple[tuple[str, ...], ...]  # every clause must find one of its strings
+#: A rule's needs as `_weakest` compares them: its needles, or its clauses as sorted (field, text) pairs.
+Needs = TypeVar("Needs", Needles, tuple[tuple[tuple[str, str], ...], ...])
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,25 +153,20 @@ def _compile_fields(per_rule: tuple[frozenset[Clause], ...], subjects: Mapping[s
     Each text is written as its repr, each field as its subject from `subjects`.
     """
     rules = []
-    for requires in _weakest_rules(per_rule):
-        clauses = [_clause_test(clause, subjects) for clause in sorted(requires, key=sorted)]
+    for requires in _weakest(tuple(map(_ordered, per_rule))):
+        clauses = [_clause_test(clause, subjects) for clause in requires]
         rules.append(" and ".join(clause for clause in clauses if clause != "True") or "True")
     source = "lambda e: " + (" or ".join(f"({rule})" for rule in rules) if "True" not in rules else "True")
     test: Callable[[object], bool] = eval(source, {"__builtins__": {"any": any, "isinstance": isinstance, "str": str}})
     return test
 
 
-def _weakest_rules(per_rule: tuple[frozenset[Clause], ...]) -> list[frozenset[Clause]]:
-    """The rules' clauses without those of a rule whose clauses imply another's (as `_weakest` for needles)."""
-    kept: list[frozenset[Clause]] = []
-    for requires in sorted(set(per_rule), key=lambda clauses: sorted(map(sorted, clauses))):
-        if any(_implies(tuple(requires), tuple(other)) for other in kept):
-            continue
-        kept = [other for other in kept if not _implies(tuple(other), tuple(requires))] + [requires]
-    return kept
+def _ordered(requires: frozenset[Clause]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """A rule's clauses as sorted tuples, which `_weakest` can sort and compare."""
+    return tuple(sorted(tuple(sorted(clause)) for clause in requires))
 
 
-def _clause_test(clause: Clause, subjects: Mapping[str, str]) -> str:
+def _clause_test(clause: Iterable[tuple[str, str]], subjects: Mapping[str, str]) -> str:
     """One clause: some (field, text) of it holds; "True" when it names a field `subjects` lacks."""
     texts: dict[str, list[str]] = {}
     for name, text in sorted(clause):
@@ -232,10 +229,10 @@ def needles_of(requires: Iterable[Clause]) -> Needles:
     return tuple(sorted(found, key=lambda clause: (-min(map(len, clause)), clause)))
 
 
-def _weakest(per_rule: tuple[Needles, ...]) -> tuple[Needles, ...]:
-    """The rules' needles without those of any rule whose needs imply another's: either may match only if the
-    weaker one may, so testing the weaker alone gives the same answer with fewer searches."""
-    kept: list[Needles] = []
+def _weakest(per_rule: tuple[Needs, ...]) -> tuple[Needs, ...]:
+    """The rules' needs (needles, or clauses) without those of any rule whose needs imply another's: either may
+    match only if the weaker one may, so testing the weaker alone gives the same answer with less work."""
+    kept: list[Needs] = []
     for needles in sorted(set(per_rule)):
         if any(_implies(needles, other) for other in kept):
             continue
