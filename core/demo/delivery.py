@@ -10,8 +10,6 @@ import random
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from core.demo.cast import Cluster
 from core.demo.envelopes import (
     aks_eventhub_body,
@@ -21,6 +19,7 @@ from core.demo.envelopes import (
     gke_log_entry,
     pubsub_push_body,
 )
+from core.jsontext import kept_json
 
 #: Wire format of each cloud's documents.
 FORMATS = {"aws": "eks", "gcp": "gke", "azure": "aks"}
@@ -86,5 +85,5 @@ class _Batches:
 
 
 def _wire(body: dict[str, Any]) -> bytes:
-    """The document as JSON bytes. orjson's result keeps a 32 KiB buffer; a day holds tens of thousands."""
-    return bytes(memoryview(orjson.dumps(body)))
+    """The document as JSON bytes (a day holds tens of thousands)."""
+    return kept_json(body)

@@ -15,6 +15,7 @@ from urllib.parse import SplitResult
 import orjson
 
 from core.errors import ConfigError
+from core.jsontext import kept_json
 from core.state.base import Item, JSONValue
 from core.timeutil import utcnow
 
@@ -51,9 +52,7 @@ class MemoryStore:
             live_version = current[1] if current is not None and current[2] > self._clock() else None
             if live_version != version:
                 return False
-            # A copy: orjson's bytes keep the whole buffer it wrote them in (4 KiB at least), and a scan keeps
-            # every record written, so a store of small records cost 4 KiB each.
-            data = bytes(memoryview(orjson.dumps(value if type(value) is dict else dict(value))))
+            data = kept_json(value if type(value) is dict else dict(value))  # a scan keeps every record written
             self._items[key] = (data, (version or 0) + 1, expires_at)
             return True
 
