@@ -69,8 +69,6 @@ _SEARCH_COST = 0.2
 #: When the cheapest hunt still hits more than this share of the lines, testing each line costs less (measured:
 #: the two cost the same at 40 % to 50 % of the lines, hunting a fifth less at 5 %, testing each a fifth less at 70 %).
 _DENSE = 0.45
-
-
 #: When the cheapest hunt hits at least this share of a block's first lines, reading the whole block in one typed
 #: pass (k8s_text.read_lines) costs less than hunting and then reading each line hit. Measured on the mix with
 #: all-secrets lines put in at random: with 7 % of lines able to match (sampled shares 0.13 to 0.31) hunting

@@ -23,11 +23,11 @@ from core.pipeline import Pipeline
 from core.prefilter import EVENT_SUBJECTS, FieldTest, Prefilter
 from core.rules.conditions import compile_condition
 from core.rules.loader import load_rules
-from core.rules.schema import Rule, parse_rule
 from core.sources import k8s, k8s_text
 from core.sources.items import Origin
 from core.state.memory import MemoryStore
 from tests.unit.sources_wire import RECEIVED_AT, fixture
+from tests.unit.test_prefilter import rule
 
 RULES = [replace(each, enabled=True) for each in load_rules()]
 #: The rules on by default, none of which reads a watch.
@@ -36,14 +36,6 @@ WORDS = ("secrets", "get", "list", "", "sec", "system:node:a", "kube-system", "c
 TEXT_FIELDS = ("verb", "resource", "namespace", "name", "username", "user_agent", "stage", "request_uri",
                "subresource", "api_group", "decision", "response_message", "cluster", "audit_id")  # fmt: skip
 TUPLE_FIELDS = ("groups", "source_ips")
-
-
-def rule(rule_id: str, match: object) -> Rule:
-    document = {
-        "id": rule_id, "title": "t", "description": "d", "severity": "low", "risk_score": 1, "type": "match",
-        "mitre": ["TA0006:T1552.007"], "runbook": "r", "alert_title": "t", "match": match,
-    }  # fmt: skip
-    return parse_rule(document, f"{rule_id}.yml")
 
 
 def leaves() -> st.SearchStrategy[dict[str, Any]]:
@@ -123,14 +115,14 @@ def test_the_field_test_is_sent_to_workers_as_its_clauses() -> None:
 #: Rules with clauses on every field the typed pass reads before decoding the user, and on the user's (each rule
 #: with one the text test can use, or there would be no pre-filter).
 WIDE = [
-    rule("ns", {"all": [{"field": "namespace", "contains": "budget"}, {"field": "verb", "in": ["get", "list"]}]}),
-    rule("agent", {"field": "user_agent", "prefix": "curl/"}),
-    rule("address", {"field": "source_ip", "equals": "10.0.0.1"}),
-    rule("user", {"any": [{"field": "username", "prefix": "system:node:"}, {"field": "groups", "in": ["sec"]}]}),
-    rule("uri", {"all": [{"field": "request_uri", "contains": "sec"}, {"field": "stage", "equals": "get"}]}),
-    rule("named", {"all": [{"field": "name", "equals": "list"}, {"field": "subresource", "exists": True}]}),
-    rule("decided", {"all": [{"field": "decision", "equals": "secrets"}, {"field": "verb", "equals": "list"}]}),
-    rule("said", {"field": "response_message", "contains": "get"}),
+    rule({"all": [{"field": "namespace", "contains": "budget"}, {"field": "verb", "in": ["get", "list"]}]}),
+    rule({"field": "user_agent", "prefix": "curl/"}),
+    rule({"field": "source_ip", "equals": "10.0.0.1"}),
+    rule({"any": [{"field": "username", "prefix": "system:node:"}, {"field": "groups", "in": ["sec"]}]}),
+    rule({"all": [{"field": "request_uri", "contains": "sec"}, {"field": "stage", "equals": "get"}]}),
+    rule({"all": [{"field": "name", "equals": "list"}, {"field": "subresource", "exists": True}]}),
+    rule({"all": [{"field": "decision", "equals": "secrets"}, {"field": "verb", "equals": "list"}]}),
+    rule({"field": "response_message", "contains": "get"}),
 ]
 WORD = st.sampled_from(WORDS)
 
