@@ -13,6 +13,7 @@ from typing import Any
 from core.engine import counting, new_terms, threshold
 from core.engine.alerting import Pending, pending_alert
 from core.engine.commit import Apply, Outcome, commit
+from core.engine.matching import Matcher
 from core.engine.windows import later
 from core.model import Alert, AuditEvent
 from core.rules.schema import Rule
@@ -74,13 +75,13 @@ class Engine:
         self._cache_size = cache_size
         self._learning_start: dict[str, datetime] = {}
         self._windows = counting.Parsed(cache_size)
+        self._matcher = Matcher(self.rules)
 
     def evaluate(self, events: Sequence[AuditEvent]) -> Evaluation:
         result = Evaluation()
         now = self._clock()
         ordered = sorted(events, key=_EVENT_ORDER)  # once: each rule's matches keep this order (sort is stable)
-        for rule in self.rules:
-            matched = list(filter(rule.condition.predicate, ordered))
+        for rule, matched in zip(self.rules, self._matcher.matched(ordered), strict=True):
             if not matched:
                 continue
             result.matches[rule.id] += len(matched)

@@ -65,6 +65,15 @@ class Compiled:
     constants: Mapping[str, object] = field(default_factory=dict)
     #: Characters of glob pattern the predicate may run per event (matching costs about this times the value).
     glob_chars: int = 0
+    #: The AuditEvent attributes the expression reads (`failed` for a failed node, `source_ip` for its field).
+    reads: frozenset[str] = frozenset()
+    #: The predicate compiled from the expression, kept to tell whether `predicate` is still it.
+    own: Predicate | None = field(default=None, repr=False, compare=False)
+
+    def pure_reads(self) -> frozenset[str] | None:
+        """The attributes the predicate is a pure function of (events equal in them match alike), while it is the
+        expression's own; None once it was replaced (tuning wraps it with exceptions reading the clock)."""
+        return self.reads if self.own is not None and self.predicate is self.own else None
 
 
 def compile_condition(node: object, where: str = "match") -> Compiled:
@@ -86,11 +95,14 @@ def compile_condition(node: object, where: str = "match") -> Compiled:
             inner.fields,
             cost=inner.cost + 1,
             glob_chars=inner.glob_chars,
+            reads=inner.reads,
         )
     if key == "failed":
         if not isinstance(value, bool):
             raise ConditionError(f"{where}.failed", "must be true or false")
-        return _compiled(where, f"(e.failed is {value!r})", {}, frozenset({"response_code"}))
+        return _compiled(
+            where, f"(e.failed is {value!r})", {}, frozenset({"response_code"}), reads=frozenset({"failed"})
+        )
     raise ConditionError(where, f"unknown key {key!r}: use all, any, not, failed or field")
 
 
@@ -103,7 +115,10 @@ def _compile_group(key: str, value: object, where: str) -> Compiled:
     fields = frozenset().union(*(part.fields for part in parts))
     requires = frozenset().union(*(part.requires for part in parts)) if key == "all" else _either(parts)
     cost, globs = sum(part.cost for part in parts), sum(part.glob_chars for part in parts)
-    return _compiled(where, f"({joined})", constants, fields, requires=requires, cost=cost, glob_chars=globs)
+    reads = frozenset().union(*(part.reads for part in parts))
+    return _compiled(
+        where, f"({joined})", constants, fields, requires=requires, cost=cost, glob_chars=globs, reads=reads
+    )
 
 
 def _cost(part: Compiled) -> int:
@@ -141,10 +156,14 @@ def _compile_field(node: Mapping[str, Any], where: str) -> Compiled:
             )
         else:
             expression = f"any({_value_test(op, value, 'x', constants, f'{where}.{op}')} for x in e.{name})"
-        return _compiled(where, expression, constants, fields, requires=requires, cost=cost + 1, glob_chars=globs)
+        return _compiled(
+            where, expression, constants, fields, requires=requires, cost=cost + 1, glob_chars=globs, reads=fields
+        )
     # Values are never None (the schema refuses null), so None compares unequal and is in no set.
     expression = _value_test(op, value, _SUBJECTS.get(name, f"e.{name}"), constants, f"{where}.{op}")
-    return _compiled(where, expression, constants, fields, requires=requires, cost=cost, glob_chars=globs)
+    return _compiled(
+        where, expression, constants, fields, requires=requires, cost=cost, glob_chars=globs, reads=fields
+    )
 
 
 def _compiled(
@@ -156,6 +175,7 @@ def _compiled(
     requires: frozenset[Clause] = frozenset(),
     cost: int = 1,
     glob_chars: int = 0,
+    reads: frozenset[str] = frozenset(),
 ) -> Compiled:
     """A node whose predicate is its expression made into one function: a rule runs on every event that
     passes the pre-filter, and calls through a closure per node took twice as long.
@@ -168,7 +188,7 @@ def _compiled(
         predicate: Predicate = eval(f"lambda e: {expression}", namespace)
     except (SyntaxError, RecursionError, MemoryError) as error:  # Python's parser nests about 200 deep
         raise ConditionError(where, "conditions are nested too deeply") from error
-    return Compiled(predicate, fields, requires, cost, expression, constants, glob_chars)
+    return Compiled(predicate, fields, requires, cost, expression, constants, glob_chars, reads, predicate)
 
 
 def _requires(name: str, op: str, value: object) -> frozenset[Clause]:
