@@ -185,9 +185,12 @@ def read_document(text: bytes, origin: Origin, *, any_object: bool) -> AuditEven
     return None
 
 
-def read_lines(text: bytes, may_match: Callable[[object], bool]) -> tuple[list[tuple[int, AuditEvent]], int] | None:
-    """Every line of `text` (whole lines, none blank) read in one typed pass, as `read_document` reads each: the
-    events `may_match` (a FieldTest over LINE_SUBJECTS) keeps, each with its line's index, and the number of lines.
+def read_lines(
+    text: bytes, may_match: Callable[[object], bool], *, start: int = 0, end: int | None = None
+) -> tuple[list[tuple[int, AuditEvent]], int] | None:
+    """Every line of text[start:end] (whole lines, none blank) read in one typed pass, as `read_document` reads
+    each: the events `may_match` (a FieldTest over LINE_SUBJECTS) keeps, each with its line's index, and the
+    number of lines.
 
     None, for the caller to read the lines one at a time, unless every line is one audit Event that k8s.normalize
     reads as one (and `read_document` too, for those kept), so that what it gives is what each line would give:
@@ -195,7 +198,7 @@ def read_lines(text: bytes, may_match: Callable[[object], bool]) -> tuple[list[t
     field of an unexpected type or too long a value, is not an `audit.k8s.io/v1` Event with an auditID, or is a
     Panther record, and for a kept event `_event` refuses.
     """
-    lines = _ascii(_LINES_DECODER.decode_lines, text)
+    lines = _ascii(_LINES_DECODER.decode_lines, text, start, end)
     if lines is None:
         return None
     kept = []
@@ -231,13 +234,18 @@ def event_cloud(text: bytes, *, any_object: bool) -> Cloud | None:
     return None
 
 
-def _ascii(decode: Callable[[bytes], T], text: bytes) -> T | None:
-    """What `decode` reads of ASCII `text`, else None (orjson refuses invalid UTF-8 anywhere, msgspec only in the
-    fields it reads, so these readers take ASCII only); None too when it cannot read it."""
-    if not text.isascii():
-        return None
+def _ascii(decode: Callable[[bytes | memoryview], T], text: bytes, start: int = 0, end: int | None = None) -> T | None:
+    """What `decode` reads of text[start:end] when it is ASCII, else None (orjson refuses invalid UTF-8 anywhere,
+    msgspec only in the fields it reads, so these readers take ASCII only); None too when it cannot read it.
+    When the whole text is ASCII the part is read in place: a copy of a block costs more than testing all of it."""
+    if text.isascii():
+        part: bytes | memoryview = text if start == 0 and end is None else memoryview(text)[start:end]
+    else:  # the part may be ASCII where the text around it is not
+        part = text[start:end]
+        if not part.isascii():
+            return None
     try:
-        return decode(text)
+        return decode(part)
     except DECODE_ERRORS:
         return None
 

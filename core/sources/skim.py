@@ -40,6 +40,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain
+from typing import Protocol
 
 from core.model import AuditEvent
 from core.prefilter import Prefilter
@@ -98,8 +99,12 @@ class ReadLines:
 
 
 Piece = tuple[int, bytes] | SkimmedRun | ReadLines
-#: Reads whole lines of raw audit Events in one pass (k8s_text.read_lines with a field test), or None.
-LinesReader = Callable[[bytes], tuple[list[tuple[int, AuditEvent]], int] | None]
+class LinesReader(Protocol):
+    """Reads the whole lines of raw audit Events in block[start:end] in one pass (k8s_text.read_lines with a
+    field test), or None."""
+
+    def __call__(self, block: bytes, *, start: int, end: int) -> tuple[list[tuple[int, AuditEvent]], int] | None: ...
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +211,7 @@ class Skimmer:
         none is blank, and the pass reads each line as one document) that the pass reads; else None."""
         if self.read_lines is None:
             return None
-        read = self.read_lines(block[start:end])
+        read = self.read_lines(block, start=start, end=end)
         if read is None or not _raw_events(block, start, end, read[1]):
             return None
         events, lines = read

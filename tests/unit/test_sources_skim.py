@@ -322,9 +322,11 @@ def one_at_a_time(events: list[bytes], prefix: bytes, number: int, admits: Calla
     return pieces
 
 
-def pieces_and_number(skimmer: Skimmer, block: bytes, number: int) -> tuple[list[Piece], int]:
+def pieces_and_number(
+    skimmer: Skimmer, block: bytes, number: int, *, start: int = 1, end: int | None = None
+) -> tuple[list[Piece], int]:
     pieces: list[Piece] = []
-    generator = skimmer.pieces(block, 1, len(block), number)
+    generator = skimmer.pieces(block, start, len(block) if end is None else end, number)
     while True:
         try:
             pieces.append(next(generator))
@@ -371,27 +373,35 @@ def decoded_one_at_a_time(lines: list[bytes], number: int, prefilter: Prefilter)
     return kept, counted
 
 
+#: What a read block holds around its whole lines: nothing, or the ends of lines cut at its edges, in UTF-8.
+AROUND = {"nothing": (b"", b""), "cut lines, not ASCII": ("…a line cut".encode(), 'cut at "é'.encode())}
+
+
+@pytest.mark.parametrize("around", AROUND)
 @pytest.mark.parametrize("pack", ["built-in", "unshared"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=STRETCHES)
 def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives(
-    kinds: list[str], pack: str, monkeypatch: pytest.MonkeyPatch
+    kinds: list[str], pack: str, around: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Read typed (tried on every block here), a block of Events gives the events each line decoded alone gives
-    the pipeline, with their numbers, and counts the rest; any other block is skimmed as without reading."""
+    the pipeline, with their numbers, and counts the rest; any other block is skimmed as without reading. What
+    the block holds beyond its whole lines changes nothing (they are read in place when it is all ASCII)."""
     monkeypatch.setattr(skim, "_TYPED", 0.0)
     rules = [rule for rule in load_pack([]) if rule.enabled] if pack == "built-in" else unshared_rules()
     prefilter = Prefilter.for_rules(rules)
     assert prefilter is not None
     skimmer = skimmer_for(rules)
     lines = [KINDS[kind](n) for n, kind in enumerate(kinds)]
-    block = b"\n" + b"\n".join(lines) + b"\n"
+    before, after_end = AROUND[around]
+    block = before + b"\n" + b"\n".join(lines) + b"\n" + after_end
+    edges = {"start": len(before) + 1, "end": len(block) - len(after_end)}
 
-    pieces, after = pieces_and_number(skimmer, block, 5)
+    pieces, after = pieces_and_number(skimmer, block, 5, **edges)
 
     assert after == 5 + len(lines)
     if not any(isinstance(piece, skim.ReadLines) for piece in pieces):
-        assert pieces == pieces_and_number(skimmer.without_reading(), block, 5)[0]
+        assert pieces == pieces_and_number(skimmer.without_reading(), block, 5, **edges)[0]
         assert not all(kind in EVENTS for kind in kinds)
         return
     *counted, read = pieces
@@ -400,7 +410,7 @@ def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives
     assert [(number, event) for number, event in read.events if prefilter.fields.test(event)] == kept
     assert read.skimmed + len(read.events) == len(lines)
     assert counted == ([SkimmedRun(read.skimmed, 0)] if read.skimmed else [])
-    assert read.size == len(block) - 1
+    assert read.size == edges["end"] - edges["start"]
 
 
 def test_an_event_read_typed_and_refused_later_is_listed_at_its_own_line(
