@@ -65,6 +65,8 @@ VERBATIM_FIELDS = frozenset({
 ENCODED_PAYLOAD_KEY = '"data'
 #: In every audit record's text (see above); records without it are always parsed.
 AUDIT_MARK = "k8s.io"
+#: How a record's text may end: its closing brace, then the end of its line as Unix or Windows writes it.
+_CLOSINGS = ("}", "}\n", "}\r", "}\r\n")
 _SAFE_RUN = re.compile(r"[A-Za-z0-9]+")
 
 Needles = tuple[tuple[str, ...], ...]  # every clause must find one of its strings
@@ -82,7 +84,7 @@ class Search(Generic[AnyStr]):
     payload_key: AnyStr
     audit_mark: AnyStr
     opening: AnyStr
-    closings: tuple[AnyStr, AnyStr]
+    closings: tuple[AnyStr, ...]
 
     #: False only for text that looks like an audit record and that no rule can match (see `_compile`).
     admits: Callable[[AnyStr], bool] = field(init=False, repr=False, compare=False)
@@ -205,9 +207,10 @@ class Prefilter:
         if not per_rule or not all(per_rule):
             return None
         weakest = _weakest(per_rule)
-        text = _search(weakest, (ENCODED_PAYLOAD_KEY, AUDIT_MARK, "{", ("}", "}\n")))
+        text = _search(weakest, (ENCODED_PAYLOAD_KEY, AUDIT_MARK, "{", _CLOSINGS))
         raw = _search(
-            tuple(map(_encoded, weakest)), (ENCODED_PAYLOAD_KEY.encode(), AUDIT_MARK.encode(), b"{", (b"}", b"}\n"))
+            tuple(map(_encoded, weakest)),
+            (ENCODED_PAYLOAD_KEY.encode(), AUDIT_MARK.encode(), b"{", tuple(map(str.encode, _CLOSINGS))),
         )
         fields = FieldTest(tuple(rule.condition.requires for rule in rules), EVENT_SUBJECTS)
         return cls(per_rule, text, raw, fields)
@@ -256,7 +259,7 @@ def _encoded(needles: Needles) -> tuple[tuple[bytes, ...], ...]:
 
 def _search(
     per_rule: tuple[tuple[tuple[AnyStr, ...], ...], ...],
-    marks: tuple[AnyStr, AnyStr, AnyStr, tuple[AnyStr, AnyStr]],
+    marks: tuple[AnyStr, AnyStr, AnyStr, tuple[AnyStr, ...]],
 ) -> Search[AnyStr]:
     """`marks`: the encoded-payload key, the audit mark, and the opening and closings of a JSON object."""
     shared = tuple(clause for clause in per_rule[0] if all(clause in clauses for clauses in per_rule[1:]))

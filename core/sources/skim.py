@@ -8,8 +8,10 @@ lines between are a run, counted at C speed as audit records the pre-filter skip
 shaped like an Event as the API server writes it: it starts with RAW_EVENT_START and ends with `}`. Counting
 shows it: a newline followed by RAW_EVENT_START only starts a line (JSON escapes newlines in strings), so a run
 of L lines qualifies when its first line starts so, its last ends with `}`, and `}`, newline, RAW_EVENT_START
-occurs L - 1 times. Otherwise its lines go through one at a time as documents, as without skimming. A file whose
-first line carries Panther's `p_log_type` (its records name their cloud) is not skimmed.
+occurs L - 1 times. Otherwise its lines go through one at a time as documents, as without skimming. Lines may
+end with a carriage return before the newline (a file written on Windows): the first line of each block tells
+which, and the counts look for that ending. A file whose first line carries Panther's `p_log_type` (its
+records name their cloud) is not skimmed.
 
 Any clause every rule needs will do as the strings to search for, or one clause of each rule together, and each
 block is searched for the one that costs least on its first lines (Skimmer.hunt): on a file where every line
@@ -50,10 +52,13 @@ from core.sources import k8s_text
 RAW_CLOUD = "k8s"
 #: How the API server's log backend starts each line (encoding/json keeps the struct's field order).
 RAW_EVENT_START = b'{"kind":"Event","apiVersion":"audit.k8s.io/v1",'
-#: One line's end and the next one's start, both as the API server writes them.
-_BETWEEN_EVENTS = b"}\n" + RAW_EVENT_START
-_CLOSING = ord("}")
-_LINE_END = b"}\n"
+#: How a line ends, by the end of a block's first line: a file written on Windows, or through a tool that
+#: converts line ends, ends each with a carriage return too. Per line end: how an Event's line ends, and that
+#: followed by the next Event's start, both as the API server writes them.
+_LF, _CRLF = b"\n", b"\r\n"
+_EVENT_END = {_LF: b"}\n", _CRLF: b"}\r\n"}
+_BETWEEN_EVENTS = {newline: end + RAW_EVENT_START for newline, end in _EVENT_END.items()}
+_CARRIAGE_RETURN = ord("\r")
 #: How an export writes an Event after its time; the export's own lines, `<time> <message>`.
 EXPORTED_EVENT = b"Z " + RAW_EVENT_START
 _EXPORT_LINE = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z ")
@@ -155,7 +160,8 @@ class Skimmer:
         block[end - 1] the last line's); returns the number after the last line. Skimmed lines next to each other
         (runs, and lines holding a needle that the whole pre-filter still skips) come as one SkimmedRun."""
         hunt, share = self.hunt(block, start, end)
-        read = self._read(block, start, end, number) if share >= _TYPED else None
+        newline = _line_end(block, start, end)
+        read = self._read(block, start, end, number, newline) if share >= _TYPED else None
         if read is not None or share > _DENSE:  # dense: read in one typed pass, else tested line by line
             dense = _typed(read, number) if read is not None else self._each_line(block, start, end, number)
             return (yield from dense)
@@ -165,7 +171,7 @@ class Skimmer:
         for line_start, line_end in chain(_hits(block, start, end, hunt), ((end, end),)):  # then the last run
             if line_start > run_start:  # the lines before it, holding no needle
                 lines = _lines(block, run_start, line_start)
-                if events(block, run_start, line_start, lines):
+                if events(block, run_start, line_start, lines, newline):
                     skimmed += lines
                 else:
                     if skimmed:
@@ -206,13 +212,13 @@ class Skimmer:
             hits += found
         return tuple(needles), hits / lines
 
-    def _read(self, block: bytes, start: int, end: int, number: int) -> ReadLines | None:
+    def _read(self, block: bytes, start: int, end: int, number: int, newline: bytes) -> ReadLines | None:
         """block[start:end] read in one typed pass, when every line is an Event as the API server writes it (so
         none is blank, and the pass reads each line as one document) that the pass reads; else None."""
         if self.read_lines is None:
             return None
         read = self.read_lines(block, start=start, end=end)
-        if read is None or not _raw_events(block, start, end, read[1]):
+        if read is None or not _raw_events(block, start, end, read[1], newline):
             return None
         events, lines = read
         return ReadLines([(number + index, event) for index, event in events], lines - len(events), end - start)
@@ -307,21 +313,29 @@ def _lines(block: bytes, start: int, end: int) -> int:
     return lines
 
 
-def _raw_events(block: bytes, start: int, end: int, lines: int) -> bool:
-    """Whether the `lines` whole lines of block[start:end] are each an Event as the API server writes it."""
+def _line_end(block: bytes, start: int, end: int) -> bytes:
+    """How the first of the whole lines of block[start:end] ends (the counts below take every line to end so)."""
+    first = block.find(b"\n", start, end)
+    return _CRLF if first > start and block[first - 1] == _CARRIAGE_RETURN else _LF
+
+
+def _raw_events(block: bytes, start: int, end: int, lines: int, newline: bytes) -> bool:
+    """Whether the `lines` whole lines of block[start:end] are each an Event as the API server writes it, each
+    line ending with `newline`."""
     return (
         block.startswith(RAW_EVENT_START, start)
-        and block[end - 2] == _CLOSING
-        and block.count(_BETWEEN_EVENTS, start, end) == lines - 1
+        and block.endswith(_EVENT_END[newline], start, end)
+        and block.count(_BETWEEN_EVENTS[newline], start, end) == lines - 1
     )
 
 
-def _exported_events(block: bytes, start: int, end: int, lines: int) -> bool:
-    """Whether the `lines` whole lines of block[start:end] are each `<time> <Event>` as an export writes them."""
+def _exported_events(block: bytes, start: int, end: int, lines: int, newline: bytes) -> bool:
+    """Whether the `lines` whole lines of block[start:end] are each `<time> <Event>` as an export writes them,
+    each line ending with `newline`."""
     return (
         block[start : start + 1].isdigit()
         and block.count(EXPORTED_EVENT, start, end) == lines
-        and block.count(_LINE_END, start, end) == lines
+        and block.count(_EVENT_END[newline], start, end) == lines
     )
 
 

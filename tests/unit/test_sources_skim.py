@@ -132,23 +132,25 @@ def scanned_both_ways(
         return skimmed, scan(path, capsys, *extra)
 
 
-def write_kinds(path: Path, kinds: list[str]) -> None:
+def write_kinds(path: Path, kinds: list[str], newline: bytes = b"\n") -> None:
     """One line of each kind (KINDS), numbered in order."""
-    path.write_bytes(b"".join(KINDS[kind](n) + b"\n" for n, kind in enumerate(kinds)))
+    path.write_bytes(b"".join(KINDS[kind](n) + newline for n, kind in enumerate(kinds)))
 
 
 @pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 @pytest.mark.parametrize("typed", [0.0, skim._TYPED, float("inf")], ids=["typed", "measured", "never typed"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=STRETCHES)
 def test_a_scan_finds_and_counts_the_same_with_and_without_skimming(
-    kinds: list[str], typed: float, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    *, kinds: list[str], typed: float, newline: bytes, tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Whether each dense block is read in one typed pass, or as measured, or never."""
+    """Whether each dense block is read in one typed pass, or as measured, or never; with Unix or Windows line
+    ends."""
     monkeypatch.setattr(skim, "_TYPED", typed)
     path = tmp_path_factory.mktemp("skim") / "audit.log"
-    write_kinds(path, kinds)
+    write_kinds(path, kinds, newline)
 
     skimmed, plain = scanned_both_ways(path, capsys)
 
@@ -208,6 +210,33 @@ def test_an_exported_audit_stream_counts_its_skimmed_events_as_aws(
     assert "prefiltered: 30 of the events" in err
     # the file's first line is read alone (it decides how the file is read): every other line is skimmed
     assert pieces[1:] == [SkimmedRun(29, sum(map(len, lines[1:])) + 29, "aws")]
+
+
+@pytest.mark.parametrize("export", [False, True], ids=["raw", "export"])
+def test_lines_with_windows_line_ends_are_skimmed_as_unix_ones_are(
+    export: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A carriage return before each newline (a log copied through Windows) changes no count and no alert, and
+    the lines no rule can match are still counted in runs, never decoded."""
+    folder = tmp_path / "task" / "kube-apiserver-audit-5f4e3d2c1b0a" if export else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = ["pod watch"] * 30 + ["secret get, new client"] + ["secret watch"] * 30 + ["secret get, denied"] * 25
+    prefix = [b"2026-11-20T09:00:%02d.000Z " % (n % 60) if export else b"" for n in range(len(kinds))]
+    lines = [prefix[n] + KINDS[kind](n) for n, kind in enumerate(kinds)]
+    results = {}
+    for name, newline in (("000000", b"\n"), ("000001", b"\r\n")):
+        (folder / name).write_bytes(b"".join(line + newline for line in lines))
+        code, out, err = scan(folder / name, capsys)
+        with (folder / name).open("rb", buffering=1 << 20) as file:
+            pieces = list(read_documents(Input(str(folder / name), file, 0), SKIMMER))
+        results[newline] = code, out, err, pieces
+
+    assert results[b"\r\n"][:3] == results[b"\n"][:3]
+    assert results[b"\n"][1].count("\n") >= 2  # alerts, one a line
+    assert "prefiltered: 60 of the events" in results[b"\n"][2]
+    unix, windows = results[b"\n"][3], results[b"\r\n"][3]
+    assert [type(piece) for piece in windows] == [type(piece) for piece in unix]
+    assert SkimmedRun(29, sum(len(line) + 2 for line in lines[1:30]), "aws" if export else "k8s") in windows
 
 
 def test_most_lines_of_realistic_traffic_are_skimmed_and_the_rest_decoded() -> None:
@@ -303,22 +332,24 @@ def test_the_first_lines_of_a_block_choose_what_it_is_searched_for() -> None:
 EVENTS = sorted(kind for kind in KINDS if KINDS[kind](0).startswith(RAW_EVENT_START) and KINDS[kind](0).endswith(b"}"))
 
 
-def one_at_a_time(events: list[bytes], prefix: bytes, number: int, admits: Callable[[bytes], bool]) -> list[Piece]:
-    """The pieces as the module defines them for lines that are all Events: each one no rule can match is
-    skimmed, and skimmed lines next to each other come as one run of their lines and bytes."""
+def one_at_a_time(
+    events: list[bytes], prefix: bytes, number: int, admits: Callable[[bytes], bool], newline: bytes = b"\n"
+) -> list[Piece]:
+    """The pieces as the module defines them for lines that are all Events, each ending with `newline`: each one
+    no rule can match is skimmed, and skimmed lines next to each other come as one run of their lines and bytes."""
     pieces: list[Piece] = []
     run: list[bytes] = []
     cloud = "aws" if prefix else "k8s"
     for line_number, line in enumerate(events, number):
-        if not admits(line):
-            run.append(prefix + line)
+        if not admits(line + newline[:-1]):
+            run.append(prefix + line + newline)
             continue
         if run:
-            pieces.append(SkimmedRun(len(run), sum(map(len, run)) + len(run), cloud))
+            pieces.append(SkimmedRun(len(run), sum(map(len, run)), cloud))
             run = []
         pieces.append((line_number, prefix + line))
     if run:
-        pieces.append(SkimmedRun(len(run), sum(map(len, run)) + len(run), cloud))
+        pieces.append(SkimmedRun(len(run), sum(map(len, run)), cloud))
     return pieces
 
 
@@ -334,6 +365,7 @@ def pieces_and_number(
             return pieces, stop.value
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 @pytest.mark.parametrize("dense", [0.0, skim._DENSE, float("inf")], ids=["each line", "measured", "searched"])
 @pytest.mark.parametrize("pack", ["built-in", "unshared"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -342,19 +374,25 @@ def pieces_and_number(
     export=st.booleans(),
 )
 def test_a_block_of_events_comes_in_the_same_pieces_however_it_is_skimmed(
-    kinds: list[tuple[str, int]], export: bool, pack: str, dense: float, monkeypatch: pytest.MonkeyPatch
+    *,
+    kinds: list[tuple[str, int]],
+    export: bool,
+    pack: str,
+    dense: float,
+    newline: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Testing each line, searching for the rarest clause, or as measured: the same documents with the same
-    numbers, the same runs with the same sizes, and the number after the block."""
+    """Testing each line, searching for the rarest clause, or as measured, with Unix or Windows line ends: the
+    same documents with the same numbers, the same runs with the same sizes, and the number after the block."""
     monkeypatch.setattr(skim, "_DENSE", dense)
     skimmer = (SKIMMER if pack == "built-in" else unshared_skimmer()).without_reading()
     events = [KINDS[kind](n) for kind, times in kinds for n in range(times)]
     prefix = b"2026-11-20T09:00:00.000Z " if export else b""
-    block = b"\n" + b"\n".join(prefix + line for line in events) + b"\n"
+    block = b"\n" + newline.join(prefix + line for line in events) + newline
 
     pieces, after = pieces_and_number(skimmer.for_export() if export else skimmer, block, 5)
 
-    assert pieces == one_at_a_time(events, prefix, 5, skimmer.admits)
+    assert pieces == one_at_a_time(events, prefix, 5, skimmer.admits, newline)
     assert after == 5 + len(events)
 
 
@@ -377,16 +415,18 @@ def decoded_one_at_a_time(lines: list[bytes], number: int, prefilter: Prefilter)
 AROUND = {"nothing": (b"", b""), "cut lines, not ASCII": ("…a line cut".encode(), 'cut at "é'.encode())}
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 @pytest.mark.parametrize("around", AROUND)
 @pytest.mark.parametrize("pack", ["built-in", "unshared"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kinds=STRETCHES)
 def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives(
-    kinds: list[str], pack: str, around: str, monkeypatch: pytest.MonkeyPatch
+    kinds: list[str], pack: str, around: str, newline: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Read typed (tried on every block here), a block of Events gives the events each line decoded alone gives
     the pipeline, with their numbers, and counts the rest; any other block is skimmed as without reading. What
-    the block holds beyond its whole lines changes nothing (they are read in place when it is all ASCII)."""
+    the block holds beyond its whole lines changes nothing (they are read in place when it is all ASCII), nor
+    do Windows line ends."""
     monkeypatch.setattr(skim, "_TYPED", 0.0)
     rules = [rule for rule in load_pack([]) if rule.enabled] if pack == "built-in" else unshared_rules()
     prefilter = Prefilter.for_rules(rules)
@@ -394,7 +434,7 @@ def test_a_block_read_in_one_typed_pass_gives_what_each_line_decoded_alone_gives
     skimmer = skimmer_for(rules)
     lines = [KINDS[kind](n) for n, kind in enumerate(kinds)]
     before, after_end = AROUND[around]
-    block = before + b"\n" + b"\n".join(lines) + b"\n" + after_end
+    block = before + b"\n" + newline.join(lines) + newline + after_end
     edges = {"start": len(before) + 1, "end": len(block) - len(after_end)}
 
     pieces, after = pieces_and_number(skimmer, block, 5, **edges)
