@@ -104,12 +104,13 @@ class ReadLines:
 
 
 Piece = tuple[int, bytes] | SkimmedRun | ReadLines
+
+
 class LinesReader(Protocol):
     """Reads the whole lines of raw audit Events in block[start:end] in one pass (k8s_text.read_lines with a
     field test), or None."""
 
     def __call__(self, block: bytes, *, start: int, end: int) -> tuple[list[tuple[int, AuditEvent]], int] | None: ...
-
 
 
 @dataclass(frozen=True, slots=True)
