@@ -16,6 +16,11 @@ Shapes: `mix` (3 % of events touch secrets, bench.traffic's scenario), `all-secr
 (all-secrets with every event from its own source address, user and user agent, so every sighting is a new
 term and raises an alert). With `--rss`, the peak resident set (the child's own VmHWM, which exec resets) of the
 mix at 50 MB, 500 MB and 2 GB, made by repeating the day with fresh audit ids, one day later each time.
+
+Each round also runs the CLI with evaluation switched off (Engine.evaluate finds nothing): reading, skimming,
+decoding, the field test, building, deduplicating and batching events, everything but the rules and the alerts.
+Its ratio is the most the CLI could reach with an engine that cost nothing, so the table tells how much of a
+shape's time its reading takes and how much its evaluating.
 """
 
 from __future__ import annotations
@@ -45,10 +50,14 @@ SHAPES = ("mix", "all-secrets", "distinct-clients")
 #: documents through reading and decoding, then evaluates and delivers: everything per record, with or without
 #: --jobs), then writes "VmHWM_kB consume_seconds" to argv[1]. VmHWM is
 #: the process's own peak: exec resets it, where getrusage's would carry the parent's across fork and exec.
+#: argv[2] is "read-only" to switch evaluation off (no rule runs, so nothing is delivered), else "whole".
 _CHILD = """
 import sys, time
 from core import pipeline
 from core.cli import main
+if sys.argv[2] == "read-only":
+    from core.engine import evaluate
+    evaluate.Engine.evaluate = lambda self, events: evaluate.Evaluation()
 spent = [0.0]
 consume = pipeline.Pipeline.consume
 def timed(self, *args, **kwargs):
@@ -59,7 +68,7 @@ def timed(self, *args, **kwargs):
         spent[0] += time.process_time() - started
 pipeline.Pipeline.consume = timed
 try:
-    code = main(sys.argv[2:])
+    code = main(sys.argv[3:])
 finally:
     status = open("/proc/self/status").read()
     peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
@@ -80,6 +89,8 @@ class RawCliCost:
     ratio: float  # parse-only seconds / CLI seconds, the median of the rounds'
     alerts: int
     peak_mb: float = 0.0  # the CLI's peak RSS (the first round's): what the store and caches hold at the end
+    read_s: float = 0.0  # the CLI's CPU seconds with evaluation off (the fastest round)
+    read_ratio: float = 0.0  # parse-only seconds / those, the median of the rounds'
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +119,24 @@ def measure(events: int = 50_000, rounds: int = 5, shapes: Sequence[str] = SHAPE
             for _ in range(rounds):
                 parse = _parse_seconds(lines)
                 run = run_cli(path)
-                timed.append((parse, run.scan_s, run.alerts, run.peak_mb))
+                timed.append((parse, run.scan_s, run.alerts, run.peak_mb, run_cli(path, read_only=True).scan_s))
             del lines
-            ratio = statistics.median(parse / cli for parse, cli, _, _ in timed)
-            parse_s, cli_s = min(parse for parse, _, _, _ in timed), min(cli for _, cli, _, _ in timed)
+            parses, clis, reads = [row[0] for row in timed], [row[1] for row in timed], [row[4] for row in timed]
             megabytes = path.stat().st_size / 1e6
-            rows.append(RawCliCost(shape, count, megabytes, parse_s, cli_s, ratio, timed[0][2], timed[0][3]))
+            rows.append(
+                RawCliCost(
+                    shape,
+                    count,
+                    megabytes,
+                    parse_s=min(parses),
+                    cli_s=min(clis),
+                    ratio=_median_ratio(parses, clis),
+                    alerts=timed[0][2],
+                    peak_mb=timed[0][3],
+                    read_s=min(reads),
+                    read_ratio=_median_ratio(parses, reads),
+                )
+            )
             path.unlink()
     return rows
 
@@ -132,13 +155,15 @@ def measure_rss(sizes_mb: Sequence[int] = (50, 500, 2000), base_events: int = 20
     return found
 
 
-def run_cli(path: Path, *extra: str) -> Run:
-    """`secretwatch scan --state memory --output jsonl PATH` in a child: its CPU time, peak RSS and alerts."""
+def run_cli(path: Path, *extra: str, read_only: bool = False) -> Run:
+    """`secretwatch scan --state memory --output jsonl PATH` in a child: its CPU time, peak RSS and alerts; with
+    `read_only`, evaluation switched off (see the module)."""
     with (
         tempfile.NamedTemporaryFile(prefix="raw-cli-out-") as out,
         tempfile.NamedTemporaryFile(prefix="raw-cli-peak-") as peak,
     ):
-        command = [sys.executable, "-c", _CHILD, peak.name, "scan", "--state", "memory", "--output", "jsonl",
+        mode = "read-only" if read_only else "whole"
+        command = [sys.executable, "-c", _CHILD, peak.name, mode, "scan", "--state", "memory", "--output", "jsonl",
                    *extra, str(path)]  # fmt: skip
         child = subprocess.Popen(command, cwd=REPOSITORY, stdout=out, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)
@@ -148,6 +173,11 @@ def run_cli(path: Path, *extra: str) -> Run:
         alerts = Path(out.name).read_bytes().count(b"\n")
         peak_kb, scan_s = Path(peak.name).read_text().split()
     return Run(usage.ru_utime + usage.ru_stime, float(scan_s), int(peak_kb) / 1024, alerts)
+
+
+def _median_ratio(parses: Sequence[float], others: Sequence[float]) -> float:
+    """The median of the rounds' parse-only seconds / the other's."""
+    return statistics.median(parse / other for parse, other in zip(parses, others, strict=True))
 
 
 def _parse_seconds(lines: Sequence[bytes]) -> float:
@@ -226,14 +256,16 @@ def table(rows: Sequence[RawCliCost], rss: Sequence[tuple[int, float]] = ()) -> 
     lines = [
         "Raw audit JSON Lines through the real CLI (scan --state memory --output jsonl), one pinned core, "
         "start-up excluded",
-        f"{'shape':<17} {'events':>8} {'MB':>7} {'orjson s':>9} {'CLI s':>8} {'ratio':>6} {'alerts':>7} {'peak MB':>8}",
+        f"{'shape':<17} {'events':>8} {'MB':>7} {'orjson s':>9} {'CLI s':>8} {'ratio':>6} {'alerts':>7} {'peak MB':>8}"
+        f" {'read-only s':>12} {'ratio':>6}",
     ]
     for row in rows:
         lines.append(
             f"{row.shape:<17} {row.events:>8,} {row.megabytes:>7.1f} {row.parse_s:>9.3f} {row.cli_s:>8.3f} "
-            f"{row.ratio:>5.2f}x {row.alerts:>7,} {row.peak_mb:>8.0f}"
+            f"{row.ratio:>5.2f}x {row.alerts:>7,} {row.peak_mb:>8.0f} {row.read_s:>12.3f} {row.read_ratio:>5.2f}x"
         )
     lines.append("ratio = orjson.loads of each line / the CLI's CPU time (targets: mix >= 1.0x, all-secrets >= 0.5x)")
+    lines.append("read-only = the CLI with evaluation off: the ratio it could reach if the rules cost nothing")
     lines.extend(f"peak RSS, mix at {size} MB: {peak:.0f} MB" for size, peak in rss)
     return "\n".join(lines)
 

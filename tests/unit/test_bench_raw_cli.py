@@ -46,10 +46,20 @@ def test_the_child_runs_the_real_scan_and_reports_alerts_and_its_peak(tmp_path: 
     assert 10 < run.peak_mb < 1000
 
 
+def test_the_read_only_child_reads_the_same_file_and_evaluates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    write_lines(path, shape_lines("distinct-clients", 200))
+
+    run = run_cli(path, read_only=True)
+
+    assert run.alerts == 0
+    assert run.cpu_s > run.scan_s > 0
+
+
 def test_the_table_shows_each_shape_its_ratio_and_the_peaks() -> None:
-    row = RawCliCost("mix", 50_000, 53.3, 0.15, 0.30, 0.5, 60)
+    row = RawCliCost("mix", 50_000, 53.3, 0.15, 0.30, 0.5, 60, 33.0, 0.1, 1.5)
 
     text = table([row], [(50, 33.0), (500, 43.0)])
 
-    assert "mix                 50,000    53.3     0.150    0.300  0.50x      60" in text
+    assert "mix                 50,000    53.3     0.150    0.300  0.50x      60       33        0.100  1.50x" in text
     assert "peak RSS, mix at 500 MB: 43 MB" in text
