@@ -18,7 +18,7 @@ from core.alerts.jsonl import JsonlSink
 from core.alerts.memory import MemorySink
 from core.alerts.registry import open_sink
 from core.alerts.table import format_table
-from core.errors import ConfigError
+from core.errors import ConfigError, InputError
 from core.inputs import Input, open_inputs, read_documents
 from core.links import Consoles
 from core.pipeline import Decoder, Item, Pipeline, Skimmed, Summary
@@ -28,7 +28,7 @@ from core.rules.loader import load_pack
 from core.rules.schema import Rule, rule_json_schema
 from core.rules.tuning import RuleTuning, Tuning, load_tuning, utc_now
 from core.scenarios import run_rule_tests
-from core.sources.skim import ReadLines, SkimmedRun, Skimmer
+from core.sources.skim import Piece, ReadLines, SkimmedRun, Skimmer
 from core.state.base import Store
 from core.state.registry import open_store
 from core.terminal import Progress, table_width
@@ -69,14 +69,19 @@ def scan(args: argparse.Namespace) -> int:
     print(format_summary(summary, store_label=store.label), file=sys.stderr)
     if listed := skipped.format(summary):
         print(listed, file=sys.stderr)
-    if summary.documents and not summary.event_total:
+    no_events = summary.documents and not summary.event_total
+    if no_events:
         print(f"secretwatch: {_no_events_hint(summary, args.format)}", file=sys.stderr)
-        return NO_AUDIT_EVENTS
-    return 0
+    if skipped.unreadable:
+        print(skipped.format_unreadable(), file=sys.stderr)
+        return INCOMPLETE
+    return NO_AUDIT_EVENTS if no_events else 0
 
 
 #: scan's exit code when it read records and none was an audit event: a wrong --format, or not audit logs
 NO_AUDIT_EVENTS = 3
+#: scan's exit code when an input could not be read to its end (the rest was scanned), as when a store failed
+INCOMPLETE = 1
 
 
 def _no_events_hint(summary: Summary, fmt: str) -> str:
@@ -172,7 +177,7 @@ class _Reader:
     def documents(self, source: Input) -> Iterator[tuple[int, bytes]]:
         """(line, document) for each document of `source`; its skimmed runs are counted, not given. The skimmer
         reads no lines itself here (see `work`)."""
-        for piece in read_documents(source, self.skimmer and self.skimmer.without_reading()):
+        for piece in self._pieces(source, self.skimmer and self.skimmer.without_reading()):
             assert not isinstance(piece, ReadLines)
             if isinstance(piece, SkimmedRun):
                 self._count(piece)
@@ -183,7 +188,7 @@ class _Reader:
         """Each document's items, decoded here (dense runs of raw audit lines by the skimmer, in one typed pass),
         then the skimmed runs counted."""
         for source in self.inputs:
-            for piece in read_documents(source, self.skimmer):
+            for piece in self._pieces(source, self.skimmer):
                 if isinstance(piece, tuple):
                     line, document = piece
                     self.skipped.at(source.name, line)
@@ -197,6 +202,14 @@ class _Reader:
                         self.skipped.at(source.name, line)
                         yield (event,)
         yield from self.skimmed()
+
+    def _pieces(self, source: Input, skimmer: Skimmer | None) -> Iterator[Piece]:
+        """The pieces of `source` (core.inputs.read_documents); one that cannot be read to its end is reported and
+        left at the fault, its pieces before it given, so that the run reads every other input."""
+        try:
+            yield from read_documents(source, skimmer)
+        except InputError as exc:
+            self.skipped.unread(source.name, str(exc))
 
     def _count(self, run: SkimmedRun) -> None:
         self.progress.advance(run.size)
@@ -212,9 +225,12 @@ class _Reader:
                 continue
             yield _Chunk(source.name, [head.number], head.end), [head.document]
             first = head.number + 1
-            for span in file_ranges(source.name, head.end, source.size, range_bytes):
-                yield _Span(source.name, first, span.size), span
-                first = 0
+            try:
+                for span in file_ranges(source.name, head.end, source.size, range_bytes):
+                    yield _Span(source.name, first, span.size), span
+                    first = 0
+            except InputError as exc:  # gone since its first line was read
+                self.skipped.unread(source.name, str(exc))
 
     def chunks(self, source: Input) -> Iterator[tuple[_Chunk, Work]]:
         """The documents of `source` in chunks of about core.parallel.CHUNK_BYTES, with where they came from."""
@@ -244,20 +260,28 @@ def _in_order(
 ) -> Iterator[Sequence[Item] | Skimmed]:
     """Each chunk's or range's documents for the pipeline, telling -v where each came from (a range's lines
     counted on from those before it); those that were only prefiltered records, which can report no skipped
-    record, come counted together."""
+    record, come counted together. A range a worker could not read to its end gives its documents before the
+    fault, and its file's later ranges are left, as reading it here would leave them."""
     first = 0  # the number of the current range's first line
+    left: set[str] = set()  # files a range of which could not be read
     for place, decoded in chunks:
         progress.advance(place.size)
+        if place.name in left:
+            continue
         yield from decoded.skimmed
         if isinstance(place, _Span):
             first = place.first or first
-            lines: Sequence[int] = range(first, first + decoded.lines + 1)
+            last = decoded.indexes[-1] if decoded.unread is not None and decoded.indexes else decoded.lines
+            lines: Sequence[int] = range(first, first + last + 1)
             first += decoded.lines
         else:
             lines = place.lines
         for index, items in zip(decoded.indexes, decoded.items, strict=True):
             skipped.at(place.name, lines[index])
             yield items
+        if decoded.unread is not None:
+            skipped.unread(place.name, decoded.unread)
+            left.add(place.name)
 
 
 def replay(args: argparse.Namespace) -> int:

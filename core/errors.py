@@ -57,3 +57,9 @@ class DeliveryInProgressError(DeliveryError):
 class SourceError(SecretwatchError):
     """A dead-letter source (an SQS queue, a Pub/Sub subscription) could not be read or acknowledged, or an
     archive object (s3://, gs://, az://) could not be downloaded."""
+
+
+class InputError(SourceError):
+    """One of scan's inputs (a file, stdin, an archive object) could not be read to its end: a corrupt or cut
+    gzip stream, a file or object gone since it was listed, a failed download. scan reads the others, and what
+    came before the fault, names it, and exits 1."""

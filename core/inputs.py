@@ -24,7 +24,7 @@ from typing import BinaryIO
 from core.archives.cloudwatch import EXPORT_PROBE, as_data_messages, is_audit_export
 from core.archives.order import archive_order
 from core.archives.streams import is_gzip_file, open_archive
-from core.errors import ConfigError, SecretwatchError
+from core.errors import ConfigError, InputError
 from core.remote import is_remote, list_objects
 from core.sources.documents import iter_pieces
 from core.sources.skim import Piece, Skimmer
@@ -66,13 +66,14 @@ def open_inputs(paths: Sequence[str], stack: ExitStack) -> Iterator[Input]:
 
 def read_documents(source: Input, skimmer: Skimmer | None = None) -> Iterator[Piece]:
     """(line number where it starts, document) for each document of one input, and with a `skimmer` runs of lines
-    no rule can match counted (core.sources.skim); a corrupt gzip stream is one line naming the input."""
+    no rule can match counted (core.sources.skim). A read that fails (a corrupt gzip stream, say) raises an
+    InputError naming the input, once the documents before the fault are given."""
     if skimmer is not None and is_audit_export(source.name):
         skimmer = skimmer.for_export()
     try:
         yield from as_data_messages(iter_pieces(source.stream, skimmer), source.name)
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:
-        raise SecretwatchError(f"cannot read {source.name}: {_reason(exc)}") from None
+        raise InputError(f"cannot read {source.name}: {_reason(exc)}") from None
 
 
 def _sources(name: str) -> list[Input]:

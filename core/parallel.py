@@ -33,7 +33,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import msgspec
@@ -69,7 +69,8 @@ class Decoded:
     """A chunk's documents decoded: those that were only prefiltered records counted per cloud (most documents,
     and their order does not matter), and the items of the rest with their indexes in the chunk, in order. For a
     range of a file, the indexes are the documents' lines counted from the range's first (0), and `lines` is the
-    number of lines it ends.
+    number of lines it ends. `unread` says why a range could not be read to its end (its documents before the
+    fault are given).
 
     The events travel as one msgpack array (`events`) beside each document's shape (its items, None where an event
     stands): pickling an event costs about 9 µs each way, a sixth of that in msgpack, and the unpickling would fall
@@ -81,6 +82,7 @@ class Decoded:
     shapes: tuple[tuple[Item | None, ...], ...]
     indexes: tuple[int, ...]
     lines: int = 0
+    unread: str | None = None
 
     @classmethod
     def of(
@@ -177,13 +179,21 @@ def _decode(work: Work) -> Decoded:
         return _decoded(enumerate(work))
     assert _skimmer is not None, "ranges are sent with a skimmer"
     lines: list[int] = []
+    fault: list[str] = []
+    decoded = _decoded(_ending(_range(work, _skimmer, fault), lines))
+    return replace(decoded, lines=lines[0], unread=fault[0] if fault else None)
+
+
+def _range(work: FileRange, skimmer: Skimmer, fault: list[str]) -> Generator[Piece, None, int]:
+    """The pieces of a range of a file (core.ranges), returning the number of lines it ends; when the file cannot
+    be read to the range's end, the pieces before the fault, why in `fault`, and 0."""
     try:
         with open(work.path, "rb") as file:
             file.seek(work.start)
-            decoded = _decoded(_ending(range_pieces(file, work.size, _skimmer), lines))
+            return (yield from range_pieces(file, work.size, skimmer))
     except OSError as exc:
-        raise unreadable(work.path, exc) from None
-    return Decoded(decoded.skimmed, decoded.events, decoded.shapes, decoded.indexes, lines[0])
+        fault.append(str(unreadable(work.path, exc)))
+        return 0
 
 
 def _ending(pieces: Generator[Piece, None, int], end: list[int]) -> Iterator[Piece]:

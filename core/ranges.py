@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.archives.cloudwatch import is_audit_export
-from core.errors import SecretwatchError
+from core.errors import InputError
 from core.remote import is_remote
 from core.sources.documents import first_line, is_json, skimmed_blocks
 from core.sources.skim import Piece, Skimmer
@@ -78,9 +78,9 @@ def file_ranges(path: str, start: int, end: int, size: int) -> Iterator[FileRang
         raise unreadable(path, exc) from None
 
 
-def unreadable(path: str, exc: OSError) -> SecretwatchError:
+def unreadable(path: str, exc: OSError) -> InputError:
     """The one line saying a file could not be read, as core.inputs says it."""
-    return SecretwatchError(f"cannot read {path}: read failed ({type(exc).__name__})")
+    return InputError(f"cannot read {path}: read failed ({type(exc).__name__})")
 
 
 def _line_start(file: BinaryIO, at: int, end: int) -> int:

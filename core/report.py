@@ -49,14 +49,17 @@ def format_learned(summary: Summary, rules: Sequence[Rule], *, store_label: str)
 
 @dataclass(slots=True)
 class SkippedRecords:
-    """The first `limit` records a run skipped, each with the file and line it came from (`scan -v`).
+    """The first `limit` records a run skipped, each with the file and line it came from (`scan -v`), and the
+    inputs it could not read to their end.
 
     The reader says where it is (`at`) before the pipeline reads a document, and the pipeline reports each record
-    it skips (`skipped`) as it reads that document.
+    it skips (`skipped`) as it reads that document. The reader reports each input it had to leave (`unread`).
     """
 
     limit: int = 20
     listed: list[tuple[str, int, str]] = field(default_factory=list)
+    #: per input left at a fault, why (the first fault's message), in the order met
+    unreadable: dict[str, str] = field(default_factory=dict)
     _where: tuple[str, int] = ("", 0)
 
     def at(self, name: str, line: int) -> None:
@@ -65,6 +68,17 @@ class SkippedRecords:
     def skipped(self, reason: str) -> None:
         if len(self.listed) < self.limit:
             self.listed.append((*self._where, reason))
+
+    def unread(self, name: str, why: str) -> None:
+        """The input `name` could not be read past some point: `why` says what failed."""
+        self.unreadable.setdefault(name, why)
+
+    def format_unreadable(self) -> str:
+        """One line per input left at a fault; empty when every input was read to its end."""
+        return "\n".join(
+            f"secretwatch: {why}; its records before that were scanned, and every other input"
+            for why in self.unreadable.values()
+        )
 
     def format(self, summary: Summary) -> str:
         """The listed records under a heading; empty when none was skipped."""

@@ -6,7 +6,7 @@ The objects under the prefix (the prefix as a folder, or one object named in ful
 gzip. Each scheme's SDK is imported only when a URI of that scheme is read; without it, one ConfigError names
 the pip extra. Credentials and endpoints come from each SDK's usual environment (core.remote.s3, .gcs,
 .azure_blob). Listing failures (no such bucket, access denied, no credentials) are one ConfigError naming the
-bucket, and a download that fails half-way one SourceError naming the object; never a credential.
+bucket, and a download that fails half-way one InputError naming the object; never a credential.
 """
 
 from __future__ import annotations

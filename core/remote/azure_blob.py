@@ -17,7 +17,7 @@ import re
 from functools import partial
 from typing import Any, BinaryIO
 
-from core.errors import ConfigError, SourceError
+from core.errors import ConfigError, InputError
 from core.remote.objects import Guarded, Location, RemoteObject, under
 
 CONNECTION_TIMEOUT_S = 10
@@ -94,7 +94,7 @@ def _opener(container: Any, name: str, uri: str) -> Any:
         try:
             download = container.download_blob(name)
         except _errors() as exc:
-            raise SourceError(f"cannot read {uri}: {_explain(exc, container.container_name)}") from None
+            raise InputError(f"cannot read {uri}: {_explain(exc, container.container_name)}") from None
         explain = partial(_explain, container=container.container_name)
         return Guarded(download, uri, _errors, explain, closes=False).as_binary()  # the pool keeps its connections
 

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, cast
 
 from core.archives.cloudwatch import EXPORT_PROBE
 from core.archives.order import archive_order
-from core.errors import ConfigError, SourceError
+from core.errors import ConfigError, InputError
 from core.uris import query_params, split_uri
 
 
@@ -43,7 +43,7 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Guarded:
-    """A download's stream whose failures are one SourceError naming the object: `errors` (called at the first
+    """A download's stream whose failures are one InputError naming the object: `errors` (called at the first
     failure, so the SDK is imported by the adapter) are the SDK's, and `explain` says what went wrong."""
 
     stream: Any
@@ -58,7 +58,7 @@ class Guarded:
             data: bytes = self.stream.read(size)
         except Exception as exc:
             if isinstance(exc, self.errors()):
-                raise SourceError(f"cannot read {self.name}: {self.explain(exc)}") from None
+                raise InputError(f"cannot read {self.name}: {self.explain(exc)}") from None
             raise
         return data
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from core.errors import ConfigError, SourceError
+from core.errors import ConfigError, InputError
 from core.remote.objects import Guarded, Location, RemoteObject, under
 
 if TYPE_CHECKING:
@@ -57,9 +57,9 @@ def _opener(client: Any, bucket: str, key: str) -> Any:
         try:
             body = client.get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
-            raise SourceError(f"cannot read s3://{bucket}/{key}: {_explain(exc, bucket)}") from None
+            raise InputError(f"cannot read s3://{bucket}/{key}: {_explain(exc, bucket)}") from None
         except BotoCoreError as exc:
-            raise SourceError(f"cannot read s3://{bucket}/{key}: {_explain_local(exc)}") from None
+            raise InputError(f"cannot read s3://{bucket}/{key}: {_explain_local(exc)}") from None
         return Guarded(_WholeReads(body), f"s3://{bucket}/{key}", _download_errors, _download_failed).as_binary()
 
     return open_object

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from core.cli import main
-from core.errors import SecretwatchError
+from core.errors import InputError
 from core.inputs import open_inputs, read_documents
 from tests.azurite_blob import AzuriteBlob, shared_azurite_blob
 from tests.contract.backend_dynamodb import FAKE_AWS_ENVIRONMENT
@@ -192,7 +192,7 @@ def test_reading_s3_imports_the_aws_sdk_and_no_google_or_azure_module(s3: Any) -
     ] == []
 
 
-def test_an_object_gone_between_listing_and_reading_stops_the_run_with_one_line_naming_it(
+def test_an_object_gone_between_listing_and_reading_is_one_line_naming_it(
     s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
@@ -202,11 +202,25 @@ def test_an_object_gone_between_listing_and_reading_stops_the_run_with_one_line_
         s3.delete_object(Bucket=bucket, Key="audit/b.log")
 
         assert [line for line, _ in read_documents(first)] == [1]
-        with pytest.raises(SecretwatchError) as stopped:
+        with pytest.raises(InputError) as stopped:
             list(read_documents(second))
 
     assert (
         str(stopped.value) == f"cannot read s3://{bucket}/audit/b.log: the object is gone (deleted since it was listed)"
+    )
+
+
+def test_an_object_that_cannot_be_read_costs_that_object_only(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    live = (ARCHIVES / "apiserver/var/log/kubernetes/audit/audit.log").read_bytes()
+    cut = gzip.compress(live)[:-30]
+    bucket = new_bucket(s3, {"audit/a.log": live, "audit/b.log.gz": cut, "audit/c.log": live})
+
+    _, err = scan(capsys, f"s3://{bucket}/audit", code=1)
+
+    assert "2 documents, 1 events (k8s 1), 1 duplicates dropped" in err  # c.log, read after b, repeats a.log
+    assert err.splitlines()[-1] == (
+        f"secretwatch: cannot read s3://{bucket}/audit/b.log.gz: the gzip stream ends early (a truncated download?); "
+        "its records before that were scanned, and every other input"
     )
 
 
@@ -361,7 +375,7 @@ def test_a_cloud_storage_object_gone_between_listing_and_reading_is_one_line_nam
         gcs.bucket(bucket).blob("audit/b.log").delete()
 
         assert [line for line, _ in read_documents(first)] == [1]
-        with pytest.raises(SecretwatchError) as stopped:
+        with pytest.raises(InputError) as stopped:
             list(read_documents(second))
 
     assert str(stopped.value) == f"cannot read gs://{bucket}/audit/b.log: no such bucket or object in {bucket!r}"

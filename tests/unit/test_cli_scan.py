@@ -70,20 +70,59 @@ def test_a_gz_file_keeps_the_line_cap(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "too_large 1" in err
 
 
-def test_a_corrupt_gz_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_corrupt_gz_file_is_one_line_naming_it_after_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "audit.jsonl.gz"
     path.write_bytes(b"plain text, not gzip\n")
 
     assert main(["scan", str(path), "--state", "memory"]) == 1
-    err = capsys.readouterr().err
-    assert err.strip() == f"secretwatch: cannot read {path}: not a gzip file, though its name ends in .gz"
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "secretwatch: 0 documents, 0 events (none), 0 duplicates dropped"
+    assert err[-1] == (
+        f"secretwatch: cannot read {path}: not a gzip file, though its name ends in .gz; its records before that "
+        "were scanned, and every other input"
+    )
 
 
-def test_a_truncated_gz_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreadable_file_among_others_costs_that_file_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The threshold (20 denials) is reached only with the file read after the corrupt one: every other input is
+    read, the alert raised and the summary printed, and the run still exits 1, naming the file it left."""
+    lines = LINES.splitlines(keepends=True)
+    (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:10]))
+    (tmp_path / "c.jsonl").write_bytes(b"".join(lines[10:]))
+    readable, _ = scan_jsonl([str(tmp_path)], capsys)
+    (tmp_path / "b.jsonl.gz").write_bytes(b"\x1f\x8b not gzip after its magic bytes")
+
+    rule_ids, err = scan_jsonl([str(tmp_path)], capsys, code=1)
+
+    assert "secret-access-denied" in rule_ids
+    assert rule_ids == readable
+    assert "20 documents, 20 events" in err
+    assert err.splitlines()[-1].startswith(f"secretwatch: cannot read {tmp_path / 'b.jsonl.gz'}: ")
+
+
+def test_a_truncated_gz_file_is_scanned_up_to_the_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "audit.jsonl.gz"
-    path.write_bytes(gzip.compress(LINES)[:-40])
+    path.write_bytes(gzip.compress(LINES * 50)[:-40])  # copies of the denials: the cut falls in the last ones
 
-    assert main(["scan", str(path), "--state", "memory"]) == 1
+    rule_ids, err = scan_jsonl([str(path)], capsys, code=1)
+
+    assert "secret-access-denied" in rule_ids
+    assert "the gzip stream ends early (a truncated download?); its records before that were scanned" in err
+
+
+def test_an_input_left_at_a_fault_outranks_input_with_no_audit_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.jsonl").write_bytes(b'{"level": "info", "msg": "started"}\n')
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(LINES)[:-40])
+
+    assert main(["scan", str(tmp_path / "app.jsonl"), "--state", "memory"]) == 3
+    capsys.readouterr()
+    assert main(["scan", str(tmp_path), "--state", "memory"]) == 1
     assert "the gzip stream ends early" in capsys.readouterr().err
 
 

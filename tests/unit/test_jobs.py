@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from bench.traffic import SCENARIOS, _events, wire_documents
 from core import commands, parallel
 from core.alerts.memory import MemorySink
 from core.cli import build_parser
-from core.errors import SecretwatchError
 from core.inputs import Input, open_inputs, read_documents
 from core.parallel import CHUNK_BYTES
 from core.pipeline import Pipeline, Skimmed
@@ -127,6 +127,24 @@ def test_alerts_summary_listing_and_exit_code_are_those_of_one_job(mixed: Path) 
         many = scan("--jobs", jobs, *inputs)
         assert (many.returncode, many.stderr.decode()) == (one.returncode, one.stderr.decode())
         assert comparable(many.stdout, since) == comparable(one.stdout, since)  # same alerts, same order
+
+
+def test_inputs_left_at_a_fault_are_those_one_job_leaves_and_the_rest_is_scanned(tmp_path: Path) -> None:
+    """A corrupt gzip file and a cut one among raw logs: the same alerts, summary, lines naming the two, and exit
+    code 1, with any number of jobs."""
+    denials = b"".join(orjson.dumps(denial) + b"\n" for denial in DENIALS)
+    (tmp_path / "a.jsonl").write_bytes(denials[: len(denials) // 2].rsplit(b"\n", 1)[0] + b"\n")
+    (tmp_path / "b_corrupt.jsonl.gz").write_bytes(b"\x1f\x8b but no gzip stream")
+    (tmp_path / "c_cut.jsonl.gz").write_bytes(gzip.compress(b"".join(raw_lines(0, 3000, seed=60)) + denials)[:-50])
+    (tmp_path / "d.jsonl").write_bytes(denials)
+
+    runs = [scan("--jobs", jobs, str(tmp_path)) for jobs in ("1", "2")]
+
+    assert [run.returncode for run in runs] == [1, 1]
+    assert runs[0].stderr == runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout != b""
+    left = [line for line in runs[1].stderr.decode().splitlines() if "cannot read" in line]
+    assert [line.split(": ")[1].rsplit("/", 1)[-1] for line in left] == ["b_corrupt.jsonl.gz", "c_cut.jsonl.gz"]
 
 
 def test_input_without_an_audit_event_exits_3_with_any_number_of_jobs(tmp_path: Path) -> None:
@@ -381,17 +399,35 @@ def test_a_raw_log_that_is_one_range_gives_what_one_job_gives(tmp_path: Path) ->
     assert scanned([str(path)], jobs=2, range_bytes=1 << 30) == scanned([str(path)], jobs=1)
 
 
-def test_a_range_whose_file_is_gone_when_its_worker_reads_it_is_one_line(tmp_path: Path) -> None:
+def test_a_range_whose_file_is_gone_when_its_worker_reads_it_comes_back_saying_so(tmp_path: Path) -> None:
     decoder = Pipeline(load_rules(), MemoryStore(), []).decoder()
     gone = FileRange(str(tmp_path / "rotated-away.log"), 0, 1000)
 
-    with (
-        pytest.raises(SecretwatchError) as raised,
-        closing(parallel.decoded_in_workers([("where", gone)], decoder, jobs=2)) as chunks,
-    ):
-        list(chunks)
+    with closing(parallel.decoded_in_workers([("where", gone)], decoder, jobs=2)) as chunks:
+        [(tag, decoded)] = list(chunks)
 
-    assert str(raised.value) == f"cannot read {gone.path}: read failed (FileNotFoundError)"
+    assert (tag, decoded.indexes, decoded.skimmed) == ("where", (), ())
+    assert decoded.unread == f"cannot read {gone.path}: read failed (FileNotFoundError)"
+
+
+def test_a_file_left_at_a_range_gives_that_ranges_documents_and_none_of_its_later_ranges() -> None:
+    """As reading the file in this process would: the documents before the fault, then nothing more of it."""
+    decoded = parallel.Decoded.of((), [(Prefiltered("k8s"),), (Prefiltered("k8s"),)], [0, 3])
+    faulted = replace(decoded, unread="cannot read f: read failed (OSError)")
+    chunks = [
+        (commands._Span("f", 1, 10), replace(decoded, lines=5)),
+        (commands._Span("f", 0, 10), faulted),
+        (commands._Span("f", 0, 10), replace(decoded, lines=5)),
+        (commands._Span("g", 1, 10), replace(decoded, lines=5)),
+    ]
+    skipped = SkippedRecords()
+
+    for _ in commands._in_order(chunks, Progress(0), skipped):
+        skipped.skipped("given")  # listed where the reader said the document came from
+
+    where = [(name, line) for name, line, _ in skipped.listed]
+    assert where == [("f", 1), ("f", 4), ("f", 6), ("f", 9), ("g", 1), ("g", 4)]
+    assert skipped.unreadable == {"f": "cannot read f: read failed (OSError)"}
 
 
 def test_decoded_items_travel_to_the_evaluating_process_as_they_were_decoded() -> None:
