@@ -73,7 +73,7 @@ def scan(args: argparse.Namespace) -> int:
     if no_events:
         print(f"secretwatch: {_no_events_hint(summary, args.format)}", file=sys.stderr)
     if skipped.unreadable:
-        print(skipped.format_unreadable(), file=sys.stderr)
+        print(skipped.format_unreadable([source.name for source in inputs]), file=sys.stderr)
         return INCOMPLETE
     return NO_AUDIT_EVENTS if no_events else 0
 

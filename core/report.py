@@ -73,11 +73,13 @@ class SkippedRecords:
         """The input `name` could not be read past some point: `why` says what failed."""
         self.unreadable.setdefault(name, why)
 
-    def format_unreadable(self) -> str:
-        """One line per input left at a fault; empty when every input was read to its end."""
+    def format_unreadable(self, inputs: Sequence[str]) -> str:
+        """One line per input left at a fault, in the order of `inputs` (the run's, whichever process met the
+        fault first); empty when every input was read to its end."""
+        order = {name: index for index, name in enumerate(inputs)}
         return "\n".join(
-            f"secretwatch: {why}; its records before that were scanned, and every other input"
-            for why in self.unreadable.values()
+            f"secretwatch: {self.unreadable[name]}; its records before that were scanned, and every other input"
+            for name in sorted(self.unreadable, key=lambda name: order.get(name, len(order)))
         )
 
     def format(self, summary: Summary) -> str:

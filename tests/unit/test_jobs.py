@@ -430,6 +430,23 @@ def test_a_file_left_at_a_range_gives_that_ranges_documents_and_none_of_its_late
     assert skipped.unreadable == {"f": "cannot read f: read failed (OSError)"}
 
 
+def test_inputs_left_at_a_fault_are_listed_in_input_order_whichever_process_met_it_first() -> None:
+    """The reading process meets a bad gzip file before the evaluating one hears of an earlier range's fault."""
+    skipped = SkippedRecords()
+    skipped.unread("b.jsonl.gz", "cannot read b.jsonl.gz: its gzip stream is corrupt")
+    skipped.unread("a.log", "cannot read a.log: read failed (FileNotFoundError)")
+    skipped.unread("a.log", "cannot read a.log: read failed (OSError)")  # its first fault is the one kept
+
+    lines = skipped.format_unreadable(["a.log", "b.jsonl.gz", "c.log"]).splitlines()
+
+    assert lines == [
+        "secretwatch: cannot read a.log: read failed (FileNotFoundError); its records before that were scanned, "
+        "and every other input",
+        "secretwatch: cannot read b.jsonl.gz: its gzip stream is corrupt; its records before that were scanned, "
+        "and every other input",
+    ]
+
+
 def test_decoded_items_travel_to_the_evaluating_process_as_they_were_decoded() -> None:
     """Events cross as one msgpack array beside each document's shape; every field must come back the same."""
     import pickle
