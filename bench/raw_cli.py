@@ -115,13 +115,12 @@ def measure(events: int = 50_000, rounds: int = 5, shapes: Sequence[str] = SHAPE
             path = Path(folder, f"{shape}.jsonl")
             count = write_lines(path, shape_lines(shape, events))
             lines = path.read_bytes().splitlines()
-            timed = []
-            for _ in range(rounds):
-                parse = _parse_seconds(lines)
-                run = run_cli(path)
-                timed.append((parse, run.scan_s, run.alerts, run.peak_mb, run_cli(path, read_only=True).scan_s))
+            timed = [(_parse_seconds(lines), run_cli(path), run_cli(path, read_only=True)) for _ in range(rounds)]
             del lines
-            parses, clis, reads = [row[0] for row in timed], [row[1] for row in timed], [row[4] for row in timed]
+            parses = [parse for parse, _, _ in timed]
+            clis = [whole.scan_s for _, whole, _ in timed]
+            reads = [read.scan_s for _, _, read in timed]
+            first = timed[0][1]
             megabytes = path.stat().st_size / 1e6
             rows.append(
                 RawCliCost(
@@ -131,8 +130,8 @@ def measure(events: int = 50_000, rounds: int = 5, shapes: Sequence[str] = SHAPE
                     parse_s=min(parses),
                     cli_s=min(clis),
                     ratio=_median_ratio(parses, clis),
-                    alerts=timed[0][2],
-                    peak_mb=timed[0][3],
+                    alerts=first.alerts,
+                    peak_mb=first.peak_mb,
                     read_s=min(reads),
                     read_ratio=_median_ratio(parses, reads),
                 )
